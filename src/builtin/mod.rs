@@ -1,0 +1,3 @@
+/*!
+Embedded reference servers: `uppercase`, `echo` and flawed variants, over TCP and UDP.
+*/

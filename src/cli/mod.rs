@@ -1,0 +1,74 @@
+/*!
+The `netdrill` command line: `run`, `check`, `serve`, `schema`.
+
+Exit status (contract §3): 0 all passed; 1 a scenario failed; 2 invalid input.
+*/
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod check;
+pub mod run;
+pub mod schema;
+pub mod serve;
+
+/// Exit status: everything passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: a scenario failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: invalid input (scenario, rubric or flag).
+pub const EXIT_INVALID: u8 = 2;
+
+/// netdrill: run scripted network exercises against real programs.
+#[derive(Debug, Parser)]
+#[command(name = "netdrill", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenario files or directories (default `scenarios/`).
+    Run(run::RunArgs),
+    /// Validate scenario files only.
+    Check(check::CheckArgs),
+    /// Run a built-in reference server in the foreground.
+    Serve(serve::ServeArgs),
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::main(args),
+        Command::Check(args) => check::main(args),
+        Command::Serve(args) => serve::main(args),
+        Command::Schema => schema::main(),
+    }
+}
+
+/// The paths to work on: those given, or `scenarios/`.
+pub fn paths_or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths.to_vec()
+    }
+}

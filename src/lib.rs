@@ -1,0 +1,31 @@
+/*!
+netdrill: a declarative, scenario-driven network exercise runner.
+
+A TOML scenario file describes a scripted exchange (connect, send, recv, shutdown,
+close, UDP datagrams, simulated loss); netdrill runs it against real sockets, against a
+program under test, and records a deterministic transcript.
+
+# Layout
+Data flows one way, and the modules follow it:
+
+- [`scenario`]: reading a scenario file: raw TOML tree with spans → validated
+  [`scenario::Scenario`] whose steps carry their source spans; templating.
+- [`diagnostic`]: miette diagnostics for everything wrong in a file, all at once.
+- [`interp`]: the interpreter on tokio: actors (TCP, UDP, listener, process), the
+  target's lifecycle, and the impairing link.
+- [`transcript`]: what a run did, as plain data with no ports, times or PIDs.
+- [`report`]: human, JSON, JUnit and TAP output of a set of runs.
+- [`builtin`]: the embedded reference servers (`uppercase`, `echo`, flawed variants).
+- [`cli`]: the `netdrill` command line (`run`, `check`, `serve`, `schema`).
+*/
+
+pub mod builtin;
+pub mod cli;
+pub mod diagnostic;
+pub mod interp;
+pub mod report;
+pub mod scenario;
+pub mod transcript;
+
+pub use scenario::{Scenario, load_file, load_str};
+pub use transcript::Transcript;

@@ -1,0 +1,3 @@
+/*!
+Reports of a set of runs: human, JSON, JUnit, TAP.
+*/

@@ -1,0 +1,70 @@
+/*!
+Showing bytes in a transcript: escaped, quoted, and shortened when long.
+
+Printable ASCII stays as it is; `\n`, `\r`, `\t`, `\\`, `"` get their usual escapes and
+every other byte is `\xNN`, so binary data and text with control characters are both
+shown unambiguously on one line. Data longer than [`SHOW_LIMIT`] bytes is shown as its
+first bytes, then its length and SHA-256.
+*/
+
+use super::sha256_hex;
+
+/// Longest data shown in full, in bytes.
+pub const SHOW_LIMIT: usize = 64;
+
+/// Escapes `data` (no quotes, no shortening).
+pub fn escape_bytes(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len());
+    for &b in data {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                out.push_str("\\x");
+                out.push_str(&format!("{b:02x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Quoted and escaped; data over [`SHOW_LIMIT`] bytes is shortened to its first 32 bytes,
+/// followed by `… (N bytes, sha256 …)`.
+pub fn show_bytes(data: &[u8]) -> String {
+    if data.len() <= SHOW_LIMIT {
+        format!("\"{}\"", escape_bytes(data))
+    } else {
+        format!(
+            "\"{}\"… ({} bytes, sha256 {})",
+            escape_bytes(&data[..32]),
+            data.len(),
+            &sha256_hex(data)[..16]
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_controls_and_binary() {
+        assert_eq!(
+            escape_bytes(b"a\"b\\\n\r\t\x00\xff"),
+            "a\\\"b\\\\\\n\\r\\t\\x00\\xff"
+        );
+    }
+
+    #[test]
+    fn shortens_long_data_with_length_and_digest() {
+        let data = vec![b'a'; 1000];
+        let shown = show_bytes(&data);
+        assert!(shown.starts_with(&format!("\"{}\"…", "a".repeat(32))));
+        assert!(shown.contains("(1000 bytes, sha256 "));
+        assert_eq!(show_bytes(b"x"), "\"x\"");
+    }
+}
