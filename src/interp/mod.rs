@@ -12,3 +12,5 @@ pub mod engine;
 pub mod link;
 pub mod process;
 pub mod target;
+pub mod tcp;
+pub mod udp;

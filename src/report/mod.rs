@@ -1,3 +1,68 @@
 /*!
-Reports of a set of runs: human, JSON, JUnit, TAP.
+Reports of a set of runs: human (miette-rendered failures), JSON (contract §4), JUnit,
+TAP, and transcript snapshots.
+
+Every writer takes the same [`ScenarioOutcome`] list, in the order the files were given,
+so the choice of format never changes what was run.
 */
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::interp::engine::{Status, StepFailure};
+use crate::transcript::Transcript;
+
+pub mod human;
+pub mod json;
+pub mod junit;
+pub mod snapshot;
+pub mod tap;
+
+/// One scenario file's outcome, valid or not.
+#[derive(Debug, Clone)]
+pub struct ScenarioOutcome {
+    /// The scenario's name (the file stem when it could not be read).
+    pub name: String,
+    /// The file, as given on the command line.
+    pub file: String,
+    /// Passed, failed, or error (could not be run).
+    pub status: Status,
+    /// Wall-clock time of the run.
+    pub duration: Duration,
+    /// The first failure of a failed run.
+    pub failure: Option<StepFailure>,
+    /// What happened (empty for an invalid file).
+    pub transcript: Transcript,
+    /// The file's text, for pointing at the failing step.
+    pub source: Option<Arc<str>>,
+    /// For an invalid file: the rendered diagnostics, and the line of the first problem.
+    pub error: Option<(String, usize)>,
+    /// The link's seed, when the scenario has an active link.
+    pub seed: Option<u64>,
+}
+
+/// How many passed, failed, could not be run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Passed.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Could not be run.
+    pub error: usize,
+}
+
+impl Summary {
+    /// Counts the outcomes.
+    pub fn of(outcomes: &[ScenarioOutcome]) -> Summary {
+        let mut s = Summary::default();
+        for o in outcomes {
+            match o.status {
+                Status::Passed => s.passed += 1,
+                Status::Failed => s.failed += 1,
+                Status::Error => s.error += 1,
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,516 @@
+/*!
+A scripted TCP stream (a client that connected, or a connection a scripted listener
+accepted) and its receive primitives.
+
+Bytes that arrive are kept in one buffer owned by the actor, so one read may serve
+several steps and one step may need several reads, exactly like the byte stream the
+course describes. Every receive:
+- waits at most until its deadline;
+- fails the moment a byte differs from what it expects (it never waits out the timeout
+  for data that is already wrong);
+- buffers at most [`STEP_CAP`] bytes, and says so when a peer sends more.
+
+While sending, the actor keeps draining what the peer sends back, so a large write
+against a server that answers as it reads can never deadlock on full socket buffers.
+*/
+
+use std::io;
+use std::time::Duration;
+
+use socket2::SockRef;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::scenario::ShutdownHow;
+use crate::transcript::{Failure, show_bytes};
+
+/// Most bytes a receive step buffers before it gives up.
+pub const STEP_CAP: usize = 16 * 1024 * 1024;
+
+/// Size of one read from the socket.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What one read from the socket brought.
+enum Read {
+    Data,
+    Eof,
+    Reset,
+    TimedOut,
+    Error(io::Error),
+}
+
+/// A TCP stream owned by an actor.
+pub struct TcpActor {
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+    eof: bool,
+    reset: bool,
+}
+
+impl TcpActor {
+    /// Wraps a connected stream (TCP_NODELAY is turned on, so each write is a segment).
+    pub fn new(stream: TcpStream) -> TcpActor {
+        let _ = stream.set_nodelay(true);
+        TcpActor {
+            stream: Some(stream),
+            buf: Vec::new(),
+            eof: false,
+            reset: false,
+        }
+    }
+
+    fn stream(&mut self) -> Result<&mut TcpStream, Failure> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| Failure::msg("the socket is already closed"))
+    }
+
+    /// Reads once into the buffer, waiting at most until `deadline`.
+    async fn fill(&mut self, deadline: Instant) -> Read {
+        if self.reset {
+            return Read::Reset;
+        }
+        if self.eof {
+            return Read::Eof;
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Read::Error(io::Error::new(io::ErrorKind::NotConnected, "closed"));
+        };
+        let start = self.buf.len();
+        self.buf.reserve(READ_CHUNK);
+        let res = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.buf)).await;
+        match res {
+            Err(_) => Read::TimedOut,
+            Ok(Ok(0)) => {
+                self.eof = true;
+                Read::Eof
+            }
+            Ok(Ok(_)) => Read::Data,
+            Ok(Err(e)) => {
+                self.buf.truncate(start);
+                if is_reset(&e) {
+                    self.reset = true;
+                    Read::Reset
+                } else {
+                    Read::Error(e)
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let rest = self.buf.split_off(n);
+        std::mem::replace(&mut self.buf, rest)
+    }
+
+    /// Writes `data` as the given pieces, pausing between them; keeps draining incoming
+    /// bytes meanwhile. Bounded by `deadline`.
+    pub async fn send(
+        &mut self,
+        pieces: &[&[u8]],
+        pause: Option<Duration>,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0
+                && let Some(p) = pause
+            {
+                tokio::time::sleep(p).await;
+            }
+            self.write_draining(piece, deadline).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_draining(&mut self, mut data: &[u8], deadline: Instant) -> Result<(), Failure> {
+        let TcpActor {
+            stream,
+            buf,
+            eof,
+            reset,
+        } = self;
+        let stream = stream
+            .as_mut()
+            .ok_or_else(|| Failure::msg("the socket is already closed"))?;
+        while !data.is_empty() {
+            match stream.try_write(data) {
+                Ok(0) => return Err(Failure::msg("could not write: the connection is closed")),
+                Ok(n) => {
+                    data = &data[n..];
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(write_failure(&e)),
+            }
+            let can_read = !*eof && !*reset && buf.len() < STEP_CAP;
+            if can_read {
+                buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                w = tokio::time::timeout_at(deadline, stream.writable()) => match w {
+                    Err(_) => return Err(Failure::msg(format!(
+                        "could not write: the peer stopped reading ({} bytes still unsent when the wait ended)",
+                        data.len()
+                    ))),
+                    Ok(Err(e)) => return Err(write_failure(&e)),
+                    Ok(Ok(())) => {}
+                },
+                r = stream.readable(), if can_read => {
+                    if r.is_ok() {
+                        match stream.try_read_buf(buf) {
+                            Ok(0) => *eof = true,
+                            Ok(_) => {}
+                            Err(e) if is_reset(&e) => *reset = true,
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next bytes must be exactly `expected`.
+    pub async fn recv_exact(
+        &mut self,
+        expected: &[u8],
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Failure> {
+        loop {
+            let n = self.buf.len().min(expected.len());
+            if let Some(at) = first_difference(&self.buf[..n], &expected[..n]) {
+                return Err(Failure::diff(
+                    format!(
+                        "received bytes differ from the expected ones at byte {}",
+                        at + 1
+                    ),
+                    show_bytes(expected),
+                    show_bytes(&self.buf[..n]),
+                ));
+            }
+            if self.buf.len() >= expected.len() {
+                return Ok(self.take(expected.len()));
+            }
+            let got = self.buf.len();
+            match self.fill(deadline).await {
+                Read::Data => {}
+                other => {
+                    return Err(self.stopped(
+                        other,
+                        &format!("after {got} of {} expected bytes", expected.len()),
+                        show_bytes(expected),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Reads through the next `\n`; the line (without `\n` and a `\r` before it) must
+    /// equal `expected`. Fails as soon as the partial line can no longer match.
+    pub async fn recv_line(
+        &mut self,
+        expected: &str,
+        deadline: Instant,
+    ) -> Result<String, Failure> {
+        let want = expected.as_bytes();
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let raw = self.take(pos + 1);
+                let line = strip_eol(&raw);
+                if line == want {
+                    return Ok(String::from_utf8_lossy(line).into_owned());
+                }
+                return Err(Failure::diff(
+                    "the line differs from the expected one",
+                    show_bytes(want),
+                    show_bytes(line),
+                ));
+            }
+            if !line_prefix_ok(&self.buf, want) {
+                return Err(Failure::diff(
+                    "the line differs from the expected one (before its end arrived)",
+                    show_bytes(want),
+                    format!("{} (no newline yet)", show_bytes(&self.buf)),
+                ));
+            }
+            self.read_more(deadline, "a line (through \\n)", show_bytes(want))
+                .await?;
+        }
+    }
+
+    /// Reads through the next occurrence of `delim` and returns everything read, the
+    /// delimiter included.
+    pub async fn recv_through(
+        &mut self,
+        delim: &[u8],
+        what: &str,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Failure> {
+        let mut searched: usize = 0;
+        loop {
+            let from = searched.saturating_sub(delim.len());
+            if let Some(pos) = find(&self.buf[from..], delim) {
+                return Ok(self.take(from + pos + delim.len()));
+            }
+            searched = self.buf.len();
+            self.read_more(deadline, what, String::new()).await?;
+        }
+    }
+
+    /// Reads exactly `count` bytes.
+    pub async fn recv_count(
+        &mut self,
+        count: usize,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Failure> {
+        while self.buf.len() < count {
+            let got = self.buf.len();
+            match self.fill(deadline).await {
+                Read::Data => {}
+                other => {
+                    return Err(self.stopped(
+                        other,
+                        &format!("after {got} of {count} bytes"),
+                        String::new(),
+                    ));
+                }
+            }
+        }
+        Ok(self.take(count))
+    }
+
+    /// Reads once more for a step waiting for `what`, enforcing the cap.
+    async fn read_more(
+        &mut self,
+        deadline: Instant,
+        what: &str,
+        expected: String,
+    ) -> Result<(), Failure> {
+        if self.buf.len() >= STEP_CAP {
+            return Err(Failure::msg(format!(
+                "no end of {what} within {} bytes: netdrill buffers at most that much for one step",
+                STEP_CAP
+            )));
+        }
+        let got = self.buf.len();
+        match self.fill(deadline).await {
+            Read::Data => Ok(()),
+            other => Err(self.stopped(
+                other,
+                &format!("waiting for {what} ({got} bytes so far)"),
+                expected,
+            )),
+        }
+    }
+
+    /// The failure for a read that brought no data.
+    fn stopped(&self, read: Read, context: &str, expected: String) -> Failure {
+        let message = match read {
+            Read::Eof => format!("the peer closed the connection (EOF) {context}"),
+            Read::Reset => format!("the peer reset the connection (RST) {context}"),
+            Read::TimedOut => format!("timed out {context}"),
+            Read::Error(e) => format!("read failed ({e}) {context}"),
+            Read::Data => format!("unexpected data {context}"),
+        };
+        if expected.is_empty() {
+            Failure {
+                message,
+                expected: None,
+                actual: (!self.buf.is_empty()).then(|| show_bytes(&self.buf)),
+            }
+        } else {
+            Failure::diff(message, expected, show_bytes(&self.buf))
+        }
+    }
+
+    /// The peer closed its sending side: read returns 0 with no bytes before it.
+    pub async fn recv_eof(&mut self, deadline: Instant, timeout: Duration) -> Result<(), Failure> {
+        if !self.buf.is_empty() {
+            return Err(Failure::diff(
+                "expected EOF, but bytes arrived first",
+                "EOF",
+                show_bytes(&self.buf),
+            ));
+        }
+        match self.fill(deadline).await {
+            Read::Eof => Ok(()),
+            Read::Data => Err(Failure::diff(
+                "expected EOF, but bytes arrived",
+                "EOF",
+                show_bytes(&self.buf),
+            )),
+            Read::Reset => Err(Failure::diff(
+                "expected EOF (a normal close), but the peer reset the connection",
+                "EOF",
+                "RST",
+            )),
+            Read::TimedOut => Err(Failure::msg(format!(
+                "no EOF within {}: the peer kept the connection open",
+                humantime::format_duration(timeout)
+            ))),
+            Read::Error(e) => Err(Failure::msg(format!("read failed: {e}"))),
+        }
+    }
+
+    /// The peer reset the connection.
+    pub async fn recv_reset(
+        &mut self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
+        if !self.buf.is_empty() {
+            return Err(Failure::diff(
+                "expected a reset, but bytes arrived first",
+                "RST",
+                show_bytes(&self.buf),
+            ));
+        }
+        match self.fill(deadline).await {
+            Read::Reset => Ok(()),
+            Read::Eof => Err(Failure::diff(
+                "expected a reset, but the peer closed normally",
+                "RST",
+                "EOF",
+            )),
+            Read::Data => Err(Failure::diff(
+                "expected a reset, but bytes arrived",
+                "RST",
+                show_bytes(&self.buf),
+            )),
+            Read::TimedOut => Err(Failure::msg(format!(
+                "no reset within {}: the connection stayed open",
+                humantime::format_duration(timeout)
+            ))),
+            Read::Error(e) => Err(Failure::msg(format!("read failed: {e}"))),
+        }
+    }
+
+    /// Nothing at all (no bytes, no EOF) arrives for `span`.
+    pub async fn silence(&mut self, span: Duration) -> Result<(), Failure> {
+        if !self.buf.is_empty() {
+            return Err(Failure::diff(
+                "expected silence, but bytes had already arrived",
+                "nothing",
+                show_bytes(&self.buf),
+            ));
+        }
+        let deadline = Instant::now() + span;
+        match self.fill(deadline).await {
+            Read::TimedOut => Ok(()),
+            Read::Data => Err(Failure::diff(
+                "expected silence, but bytes arrived",
+                "nothing",
+                show_bytes(&self.buf),
+            )),
+            Read::Eof => Err(Failure::diff(
+                "expected silence, but the peer closed the connection",
+                "nothing",
+                "EOF",
+            )),
+            Read::Reset => Err(Failure::diff(
+                "expected silence, but the peer reset the connection",
+                "nothing",
+                "RST",
+            )),
+            Read::Error(e) => Err(Failure::msg(format!("read failed: {e}"))),
+        }
+    }
+
+    /// `shutdown(2)`.
+    pub fn shutdown(&mut self, how: ShutdownHow) -> Result<(), Failure> {
+        let stream = self.stream()?;
+        let how = match how {
+            ShutdownHow::Write => std::net::Shutdown::Write,
+            ShutdownHow::Read => std::net::Shutdown::Read,
+            ShutdownHow::Both => std::net::Shutdown::Both,
+        };
+        SockRef::from(&*stream)
+            .shutdown(how)
+            .map_err(|e| Failure::msg(format!("shutdown failed: {e}")))
+    }
+
+    /// Closes normally (FIN).
+    pub fn close(&mut self) {
+        self.stream = None;
+    }
+
+    /// Closes with an RST (SO_LINGER 0).
+    pub fn abort(&mut self) -> Result<(), Failure> {
+        let stream = self.stream()?;
+        SockRef::from(&*stream)
+            .set_linger(Some(Duration::ZERO))
+            .map_err(|e| Failure::msg(format!("could not set SO_LINGER: {e}")))?;
+        self.stream = None;
+        Ok(())
+    }
+}
+
+/// True for the errors a reset connection gives.
+pub fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    )
+}
+
+fn write_failure(e: &io::Error) -> Failure {
+    if is_reset(e) || e.kind() == io::ErrorKind::BrokenPipe {
+        Failure::msg(format!(
+            "could not write: the peer closed or reset the connection ({e})"
+        ))
+    } else {
+        Failure::msg(format!("could not write: {e}"))
+    }
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x != y)
+}
+
+/// The line without its `\n` and a `\r` before it.
+fn strip_eol(raw: &[u8]) -> &[u8] {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// True while `partial` (no `\n` yet) can still become `want` + optional `\r` + `\n`.
+fn line_prefix_ok(partial: &[u8], want: &[u8]) -> bool {
+    if partial.len() <= want.len() {
+        partial == &want[..partial.len()]
+    } else {
+        partial.len() == want.len() + 1 && partial.starts_with(want) && partial.ends_with(b"\r")
+    }
+}
+
+/// Position of `needle` in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_prefix_rules() {
+        assert!(line_prefix_ok(b"", b"HI"));
+        assert!(line_prefix_ok(b"H", b"HI"));
+        assert!(line_prefix_ok(b"HI", b"HI"));
+        assert!(line_prefix_ok(b"HI\r", b"HI"));
+        assert!(!line_prefix_ok(b"h", b"HI"));
+        assert!(!line_prefix_ok(b"HIX", b"HI"));
+        assert_eq!(strip_eol(b"ab\r\n"), b"ab");
+        assert_eq!(strip_eol(b"ab\n"), b"ab");
+    }
+
+    #[test]
+    fn find_delimiters() {
+        assert_eq!(find(b"abc\r\n\r\nx", b"\r\n\r\n"), Some(3));
+        assert_eq!(find(b"abc", b"d"), None);
+    }
+}

@@ -1,0 +1,180 @@
+/*!
+The human report: a line per scenario; for a failure, a miette report that points at the
+failing step in the scenario file, expected vs actual with the first difference marked,
+and the transcript up to that step; `-v` adds whole transcripts.
+*/
+
+use std::fmt::Write as _;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+
+use super::{ScenarioOutcome, Summary};
+use crate::interp::engine::Status;
+
+/// How to print.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanOptions {
+    /// `-v`: print every transcript in full.
+    pub verbose: bool,
+    /// Colour the miette reports.
+    pub color: bool,
+}
+
+/// The failing step, as a diagnostic pointing into the scenario file.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("step {step} failed: {actor} {action}")]
+struct StepReport {
+    step: usize,
+    actor: String,
+    action: String,
+    message: String,
+    #[source_code]
+    src: NamedSource<String>,
+    #[label("{message}")]
+    span: SourceSpan,
+    #[help]
+    help: Option<String>,
+}
+
+/// One line: status, file, name, time.
+pub fn line(o: &ScenarioOutcome) -> String {
+    let status = match o.status {
+        Status::Passed => "PASS ",
+        Status::Failed => "FAIL ",
+        Status::Error => "ERROR",
+    };
+    format!(
+        "{status} {}  {}  ({} ms)",
+        o.file,
+        o.name,
+        o.duration.as_millis()
+    )
+}
+
+/// What follows the line: the failure report, the diagnostics, or (`-v`) the transcript.
+pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
+    let mut out = String::new();
+    if let Some((text, _)) = &o.error {
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+        return out;
+    }
+    if let Some(f) = &o.failure {
+        let source = o.source.as_deref().unwrap_or("");
+        let span = f.span.unwrap_or_else(|| SourceSpan::from((0, 0)));
+        let first_line = f.failure.message.lines().next().unwrap_or("").to_string();
+        let more: Vec<&str> = f.failure.message.lines().skip(1).collect();
+        let mut help = String::new();
+        if !more.is_empty() {
+            help.push_str(&more.join("\n"));
+            help.push('\n');
+        }
+        if let Some(seed) = o.seed {
+            let _ = writeln!(help, "link seed: {seed} (rerun with --seed {seed})");
+        }
+        let report = StepReport {
+            step: f.step,
+            actor: f.actor.clone(),
+            action: f.action.clone(),
+            message: first_line,
+            src: NamedSource::new(&o.file, source.to_string()),
+            span,
+            help: (!help.is_empty()).then(|| help.trim_end().to_string()),
+        };
+        let report_text = render(&report, opts.color);
+        out.push_str(&indent(&report_text));
+        if let (Some(e), Some(a)) = (&f.failure.expected, &f.failure.actual) {
+            out.push_str(&indent(&expected_actual(e, a)));
+        }
+        out.push_str("  transcript up to the failing step:\n");
+        let upto = if opts.verbose {
+            o.transcript.render()
+        } else {
+            let text = o.transcript.render();
+            // Stop after the failing step's own lines (the link decisions come last).
+            text.lines()
+                .take_while(|l| !l.starts_with("  ~ link"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        };
+        out.push_str(&indent(&upto));
+        return out;
+    }
+    if opts.verbose {
+        out.push_str(&indent(&o.transcript.render()));
+    }
+    out
+}
+
+/// The closing summary line.
+pub fn summary(s: Summary) -> String {
+    format!(
+        "{} passed, {} failed, {} error",
+        s.passed, s.failed, s.error
+    )
+}
+
+/// Expected and actual, one above the other, with a caret under the first difference.
+pub fn expected_actual(expected: &str, actual: &str) -> String {
+    let mut out = format!("expected: {expected}\nactual:   {actual}\n");
+    let at = expected
+        .chars()
+        .zip(actual.chars())
+        .position(|(a, b)| a != b)
+        .or_else(|| {
+            (expected.chars().count() != actual.chars().count())
+                .then(|| expected.chars().count().min(actual.chars().count()))
+        });
+    if let Some(at) = at {
+        let _ = writeln!(out, "          {}^ first difference", " ".repeat(at));
+    }
+    out
+}
+
+/// Renders a diagnostic with miette's graphical handler.
+pub fn render(diag: &dyn miette::Diagnostic, color: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, diag).is_err() {
+        out = format!("{diag}\n");
+    }
+    out
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("  {l}\n")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caret_marks_the_first_difference() {
+        let text = expected_actual("\"HELLO\"", "\"HELLO WORLD\"");
+        assert!(
+            text.ends_with("                 ^ first difference\n"),
+            "{text}"
+        );
+        let same = expected_actual("\"a\"", "\"a\"");
+        assert!(!same.contains('^'));
+    }
+}

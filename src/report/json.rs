@@ -1,0 +1,57 @@
+/*!
+The JSON report of contract §4, on stdout.
+
+`failure` is absent on a pass; `expected` and `actual` are `null` when a failure has
+none. An invalid file has status `error` and a failure whose `step` is 0 and whose
+`line` is the first problem's.
+*/
+
+use serde_json::{Value, json};
+
+use super::{ScenarioOutcome, Summary};
+
+/// The report as a JSON value.
+pub fn report(outcomes: &[ScenarioOutcome]) -> Value {
+    let scenarios: Vec<Value> = outcomes.iter().map(scenario).collect();
+    let s = Summary::of(outcomes);
+    json!({
+        "scenarios": scenarios,
+        "summary": { "passed": s.passed, "failed": s.failed, "error": s.error },
+    })
+}
+
+fn scenario(o: &ScenarioOutcome) -> Value {
+    let mut v = json!({
+        "name": o.name,
+        "file": o.file,
+        "status": o.status,
+        "duration_ms": u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
+    });
+    let failure = if let Some(f) = &o.failure {
+        Some(json!({
+            "step": f.step,
+            "line": f.line,
+            "actor": f.actor,
+            "action": f.action,
+            "message": f.failure.message,
+            "expected": f.failure.expected,
+            "actual": f.failure.actual,
+        }))
+    } else {
+        o.error.as_ref().map(|(text, line)| {
+            json!({
+                "step": 0,
+                "line": line,
+                "actor": "",
+                "action": "",
+                "message": text,
+                "expected": null,
+                "actual": null,
+            })
+        })
+    };
+    if let (Some(f), Some(obj)) = (failure, v.as_object_mut()) {
+        obj.insert("failure".into(), f);
+    }
+    v
+}
