@@ -703,9 +703,8 @@ impl<'s, 'a> Session<'s, 'a> {
                 Ok(None)
             }
             Action::Close => {
-                match self.actors.remove(name) {
-                    Some(Actor::Tcp(mut t)) => t.close(),
-                    Some(_) | None => {}
+                if let Some(Actor::Tcp(mut t)) = self.actors.remove(name) {
+                    t.close();
                 }
                 Ok(None)
             }
