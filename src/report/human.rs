@@ -171,7 +171,7 @@ mod tests {
     fn caret_marks_the_first_difference() {
         let text = expected_actual("\"HELLO\"", "\"HELLO WORLD\"");
         assert!(
-            text.ends_with("                 ^ first difference\n"),
+            text.ends_with(&format!("{}^ first difference\n", " ".repeat(16))),
             "{text}"
         );
         let same = expected_actual("\"a\"", "\"a\"");
