@@ -488,15 +488,10 @@ impl<'s, 'a> Session<'s, 'a> {
                 ConnectExpect::Refused => format!("\"{to}\" (expect refused)"),
                 ConnectExpect::Timeout => format!("\"{to}\" (expect timeout)"),
             },
-            Action::Send {
-                data, chunking, to, ..
-            } => {
+            // The chunking is not shown: a byte stream has no boundaries, so the same
+            // bytes in any number of writes make the same transcript.
+            Action::Send { data, to, .. } => {
                 let mut d = shown(data);
-                match chunking {
-                    Chunking::Whole => {}
-                    Chunking::Sizes(s) => d.push_str(&format!(" in writes of {s:?}")),
-                    Chunking::Every(n) => d.push_str(&format!(" in writes of at most {n}")),
-                }
                 if let Some(to) = to {
                     d.push_str(&format!(" to \"{to}\""));
                 }

@@ -1,0 +1,218 @@
+//! The engine against real programs: every example passes against the built-in servers
+//! (transcripts pinned by snapshots), each flawed server fails the example that should
+//! catch it at the asserted step, hostile targets get clear verdicts within their
+//! timeouts, and any chunking of a message gives the same transcript.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netdrill::interp::engine::{self, RunOptions, RunResult, Status, TargetOverride};
+use netdrill::scenario::{Scenario, TargetSource};
+use proptest::prelude::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn load(path: &str) -> Scenario {
+    netdrill::load_file(&repo(path)).unwrap_or_else(|e| panic!("{path}: {e:?}"))
+}
+
+fn run(sc: &Scenario, opts: &RunOptions) -> RunResult {
+    runtime().block_on(engine::run(sc, opts))
+}
+
+fn with_builtin(mut sc: Scenario, name: &str) -> Scenario {
+    sc.target.source = TargetSource::Builtin(name.to_string());
+    sc
+}
+
+fn fixture_cmd(mode: &str) -> RunOptions {
+    let script = repo("tests/fixtures/hostile_server.py");
+    RunOptions {
+        target: Some(TargetOverride::Command(format!(
+            "python3 {} {mode} {{{{port}}}}",
+            script.display()
+        ))),
+        ..RunOptions::default()
+    }
+}
+
+#[test]
+fn every_example_passes_and_its_transcript_is_pinned() {
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let sc = netdrill::load_file(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let result = run(&sc, &RunOptions::default());
+        assert_eq!(
+            result.status,
+            Status::Passed,
+            "{} failed:\n{}",
+            path.display(),
+            result.transcript.render()
+        );
+        insta::with_settings!({
+            snapshot_path => "../../snapshots/transcripts",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(result.transcript.render());
+        });
+    });
+}
+
+/// (example, flawed server, the step that must fail, its action)
+const FLAWED: &[(&str, &str, usize, &str)] = &[
+    ("scenarios/tcp/concurrent-clients.toml", "uppercase-iterative", 4, "recv_line"),
+    ("scenarios/tcp/split-line.toml", "uppercase-one-recv", 3, "recv_line"),
+    ("scenarios/tcp/one-line.toml", "uppercase-no-close", 5, "recv_eof"),
+    ("scenarios/tcp/half-close.toml", "uppercase-no-close", 0, "recv_eof"),
+    ("scenarios/udp/uppercase.toml", "uppercase-udp-fixed-reply", 2, "recv"),
+    ("scenarios/udp/two-datagrams.toml", "uppercase-udp-joins", 3, "recv"),
+];
+
+#[test]
+fn each_flawed_server_fails_the_example_that_catches_it() {
+    for &(file, server, step, action) in FLAWED {
+        let sc = with_builtin(load(file), server);
+        let result = run(&sc, &RunOptions::default());
+        assert_eq!(result.status, Status::Failed, "{file} against {server} passed");
+        let failure = result.failure.expect("a failure");
+        if step != 0 {
+            assert_eq!(failure.step, step, "{file} against {server}: {failure:?}");
+        }
+        assert_eq!(failure.action, action, "{file} against {server}: {failure:?}");
+        let line = sc.steps[failure.step - 1].line;
+        assert_eq!(failure.line, line);
+    }
+}
+
+#[test]
+fn one_recv_server_reports_what_arrived_and_the_close() {
+    let sc = with_builtin(load("scenarios/tcp/split-line.toml"), "uppercase-one-recv");
+    let failure = run(&sc, &RunOptions::default()).failure.expect("fails");
+    assert_eq!(failure.failure.expected.as_deref(), Some("\"HELLO WORLD\""));
+    assert!(
+        failure.failure.actual.as_deref().unwrap_or("").contains("HEL"),
+        "{failure:?}"
+    );
+}
+
+fn scenario(text: &str) -> Scenario {
+    netdrill::load_str(text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+const ONE_LINE: &str = r#"
+timeout = "1s"
+steps = [
+  { connect = "target" },
+  { send = "hello\n" },
+  { recv_line = "HELLO" },
+]
+"#;
+
+#[test]
+fn a_flood_fails_at_the_first_wrong_byte_without_waiting() {
+    let sc = scenario(ONE_LINE);
+    let started = std::time::Instant::now();
+    let result = run(&sc, &fixture_cmd("flood"));
+    let failure = result.failure.expect("fails");
+    assert_eq!(failure.step, 3);
+    assert!(failure.failure.message.contains("differs"), "{failure:?}");
+    assert!(started.elapsed() < Duration::from_millis(900), "waited out the timeout");
+}
+
+#[test]
+fn a_flood_without_delimiter_hits_the_cap_and_says_so() {
+    let sc = scenario(
+        r#"
+timeout = "20s"
+steps = [
+  { connect = "target" },
+  { recv_until = "\n\n" },
+]
+"#,
+    );
+    let failure = run(&sc, &fixture_cmd("flood")).failure.expect("fails");
+    assert_eq!(failure.step, 2);
+    assert!(failure.failure.message.contains("buffers at most"), "{failure:?}");
+}
+
+#[test]
+fn a_mute_server_times_out_with_a_clear_message() {
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("mute")).failure.expect("fails");
+    assert_eq!(failure.step, 3);
+    assert!(failure.failure.message.contains("timed out"), "{failure:?}");
+}
+
+#[test]
+fn a_server_that_never_accepts_still_fails_in_bounded_time() {
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("no-accept")).failure.expect("fails");
+    assert_eq!(failure.step, 3);
+    assert!(failure.failure.message.contains("timed out"), "{failure:?}");
+}
+
+#[test]
+fn a_reset_is_named() {
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("reset")).failure.expect("fails");
+    assert_eq!(failure.step, 3);
+    assert!(failure.failure.message.contains("reset"), "{failure:?}");
+}
+
+#[test]
+fn a_dribbling_server_passes_within_the_timeout() {
+    let result = run(&scenario(ONE_LINE), &fixture_cmd("dribble"));
+    assert_eq!(result.status, Status::Passed, "{}", result.transcript.render());
+}
+
+#[test]
+fn a_wrong_answer_shows_expected_and_actual() {
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("wrong")).failure.expect("fails");
+    assert_eq!(failure.failure.expected.as_deref(), Some("\"HELLO\""));
+    assert_eq!(failure.failure.actual.as_deref(), Some("\"wrong answer\""));
+}
+
+#[test]
+fn a_target_that_exits_early_shows_its_stderr() {
+    let result = run(&scenario(ONE_LINE), &fixture_cmd("exit"));
+    assert_eq!(result.status, Status::Failed);
+    let failure = result.failure.expect("fails");
+    assert_eq!(failure.step, 0);
+    assert!(
+        failure.failure.message.contains("could not open config.txt"),
+        "{failure:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// A byte stream has no boundaries: any chunking passes and gives one transcript.
+    #[test]
+    fn any_chunking_gives_the_same_transcript(
+        message in "[a-z0-9 ]{1,60}",
+        cuts in proptest::collection::vec(1usize..8, 0..10),
+    ) {
+        let text = |chunks: &str| format!(
+            "timeout = \"2s\"\nsteps = [\n  {{ connect = \"target\" }},\n  {{ send = \"{message}\\n\"{chunks} }},\n  {{ recv_line = \"{}\" }},\n  {{ shutdown = \"write\" }},\n  {{ recv_eof = true }},\n]\n[target]\nbuiltin = \"uppercase\"\n",
+            message.to_uppercase()
+        );
+        let whole = run(&scenario(&text("")), &RunOptions::default());
+        prop_assert_eq!(whole.status, Status::Passed);
+        let chunks = if cuts.is_empty() {
+            String::new()
+        } else {
+            format!(", chunks = {cuts:?}")
+        };
+        let split = run(&scenario(&text(&chunks)), &RunOptions::default());
+        prop_assert_eq!(split.status, Status::Passed, "{}", split.transcript.render());
+        prop_assert_eq!(whole.transcript.render(), split.transcript.render());
+    }
+}
