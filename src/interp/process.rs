@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -339,23 +339,19 @@ impl ChildGroup {
         }
     }
 
-    /// Ends the whole group: SIGTERM, up to `grace` for the leader to exit, SIGKILL to
-    /// the group, then reaps the leader and every other member it can (bounded).
-    /// Idempotent: a second call returns the same [`ExitInfo`].
+    /// Ends the whole group: SIGTERM to the group, up to `grace` for every member to
+    /// exit, SIGKILL to the group, then reaps the leader and every other member it can
+    /// (bounded). Idempotent: a second call returns the same [`ExitInfo`].
     pub async fn terminate(&mut self, grace: Duration) -> ExitInfo {
-        if self.exit.is_none() {
-            signal_group(self.pgid, Signal::SIGTERM);
-            if self.wait_exit(grace).await.is_err() {
-                signal_group(self.pgid, Signal::SIGKILL);
-                if self.wait_exit(KILL_WAIT).await.is_err() {
-                    // Only an unkillable process gets here; Drop tries again.
-                    return ExitInfo::Signal(Signal::SIGKILL as i32);
-                }
-            }
-        }
         if !self.swept {
-            // The leader is reaped; its group may still have members (a forked child).
+            signal_group(self.pgid, Signal::SIGTERM);
+            self.wait_group_gone(grace).await;
             signal_group(self.pgid, Signal::SIGKILL);
+            if self.exit.is_none() && self.wait_exit(KILL_WAIT).await.is_err() {
+                // Only an unkillable process gets here; Drop tries again.
+                return ExitInfo::Signal(Signal::SIGKILL as i32);
+            }
+            // The leader is reaped; reap the other members killed above.
             let pgid = self.pgid;
             let _ = tokio::task::spawn_blocking(move || reap_group(pgid, KILL_WAIT)).await;
             self.swept = true;
@@ -364,6 +360,29 @@ impl ChildGroup {
         self.drain_stderr(Duration::from_millis(100)).await;
         self.exit
             .unwrap_or(ExitInfo::Signal(Signal::SIGKILL as i32))
+    }
+
+    /// Polls (2 ms doubling to 50 ms) until no member of the group is left, reaping the
+    /// leader and then the others, or until `within` has passed.
+    async fn wait_group_gone(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            // Reap the leader through tokio first, so its status is not lost to waitpid.
+            if self.try_exit().is_some() {
+                // WNOHANG only: this does not block.
+                reap_group(self.pgid, Duration::ZERO);
+                if kill(Pid::from_raw(-self.pgid), None) == Err(Errno::ESRCH) {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 }
 
