@@ -179,8 +179,13 @@ impl RunningTarget {
                 inner: Inner::Child(Box::new(child)),
                 stopped: None,
             }),
-            Err(e) => {
+            Err(mut e) => {
                 child.terminate(STOP_GRACE).await;
+                // Once it is gone its stderr is complete: report all of its end.
+                if let TargetError::NeverReady { stderr_tail, .. } = &mut e {
+                    child.drain_stderr(STDERR_DRAIN).await;
+                    *stderr_tail = child.stderr_tail();
+                }
                 Err(e)
             }
         }

@@ -156,11 +156,11 @@ async fn never_ready_is_a_bounded_error_and_the_process_is_reaped() {
     let tag = token("never");
     let began = Instant::now();
     let err = RunningTarget::start_command(
-        &format!("python3 upper_server.py {{{{port}}}} --never-bind --stderr-lines 2 --tag {tag}"),
+        &format!("echo 'still loading {{{{port}}}}' >&2; sleep 30; : {tag}"),
         &fixtures(),
         Protocol::Tcp,
         None,
-        Duration::from_millis(400),
+        Duration::from_secs(1),
     )
     .await
     .unwrap_err();
@@ -171,8 +171,8 @@ async fn never_ready_is_a_bounded_error_and_the_process_is_reaped() {
     );
     assert!(matches!(err, TargetError::NeverReady { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("within 400ms"), "{msg}");
-    assert!(msg.contains("noise 1"), "{msg}");
+    assert!(msg.contains("within 1s"), "{msg}");
+    assert!(msg.contains("still loading"), "{msg}");
     assert_eq!(processes_with(&tag), Vec::<i32>::new());
 }
 
@@ -237,8 +237,13 @@ async fn builtin_target_serves_and_stops() {
         .unwrap();
     exchange_tcp(&target).await;
     assert_eq!(target.stderr_tail(), None);
+    let mut open = TcpStream::connect(target.addr).await.unwrap();
     assert_eq!(target.stop().await, "stopped");
-    assert!(TcpStream::connect(target.addr).await.is_err());
+    // Its connections are closed. (Connecting again is not a test: under load another
+    // test may reuse the freed port at once.)
+    let mut rest = Vec::new();
+    let end = tokio::time::timeout(WAIT, open.read_to_end(&mut rest)).await;
+    assert!(end.is_ok(), "a connection outlived the stop");
     let err = RunningTarget::start_builtin("nope", Protocol::Tcp, None)
         .await
         .unwrap_err();
@@ -452,4 +457,88 @@ async fn helper_interrupt() {
     // The parent sends SIGINT; the handler exits the process before this ends.
     tokio::time::sleep(Duration::from_secs(15)).await;
     panic!("no interrupt came");
+}
+
+/// `netdrill ARGS`, as a command line for [`ChildGroup::spawn`].
+fn netdrill(args: &str) -> String {
+    format!("exec '{}' {args}", env!("CARGO_BIN_EXE_netdrill"))
+}
+
+#[tokio::test]
+async fn serve_prints_its_address_serves_and_ends_on_sigterm() {
+    let mut p = ChildGroup::spawn(&netdrill("serve uppercase"), &fixtures(), &[]).unwrap();
+    let line = p.next_stdout_line(READY).await.unwrap().unwrap();
+    let addr = line
+        .strip_prefix("serving uppercase (tcp) on ")
+        .unwrap_or_else(|| panic!("{line}"));
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"abc\n").await.unwrap();
+    let mut buf = [0u8; 4];
+    tokio::time::timeout(WAIT, c.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"ABC\n");
+    assert_eq!(p.terminate(WAIT).await, ExitInfo::Code(0));
+}
+
+#[tokio::test]
+async fn serve_udp_on_a_given_port() {
+    let port = free_port(Protocol::Udp).unwrap();
+    let mut p = ChildGroup::spawn(
+        &netdrill(&format!("serve echo --udp --port {port}")),
+        &fixtures(),
+        &[],
+    )
+    .unwrap();
+    let line = p.next_stdout_line(READY).await.unwrap().unwrap();
+    assert_eq!(line, format!("serving echo (udp) on 127.0.0.1:{port}"));
+    let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    c.send_to(b"Hi", ("127.0.0.1", port)).await.unwrap();
+    let mut buf = [0u8; 8];
+    let n = tokio::time::timeout(WAIT, c.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"Hi");
+    assert_eq!(p.terminate(WAIT).await, ExitInfo::Code(0));
+}
+
+#[tokio::test]
+async fn serve_refuses_unknown_names_and_busy_ports_with_status_2() {
+    let mut p = ChildGroup::spawn(&netdrill("serve upercase"), &fixtures(), &[]).unwrap();
+    assert_eq!(p.wait_exit(WAIT).await.unwrap(), ExitInfo::Code(2));
+    p.drain_stderr(WAIT).await;
+    assert!(
+        p.stderr_tail().contains("did you mean `uppercase`?"),
+        "{}",
+        p.stderr_tail()
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut p = ChildGroup::spawn(
+        &netdrill(&format!("serve uppercase --port {port}")),
+        &fixtures(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(p.wait_exit(WAIT).await.unwrap(), ExitInfo::Code(2));
+    p.drain_stderr(WAIT).await;
+    assert!(
+        p.stderr_tail().contains("already in use"),
+        "{}",
+        p.stderr_tail()
+    );
+
+    let mut p = ChildGroup::spawn(&netdrill("serve --list"), &fixtures(), &[]).unwrap();
+    let mut names = Vec::new();
+    while let Some(line) = p.next_stdout_line(WAIT).await.unwrap() {
+        names.push(line);
+    }
+    assert_eq!(p.wait_exit(WAIT).await.unwrap(), ExitInfo::Code(0));
+    assert!(
+        names.iter().any(|l| l.starts_with("uppercase-udp-joins")),
+        "{names:?}"
+    );
 }
