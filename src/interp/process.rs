@@ -22,8 +22,9 @@ Every live group is kept in a global registry until its teardown (or drop) has s
 
 # Bounds
 A stdout line is cut at [`LINE_CAP`] bytes (the rest of that line is discarded), at
-most [`STDOUT_QUEUE`] lines wait to be read (then the reader stops reading, and the
-program blocks on its full pipe), and stderr keeps only its last [`STDERR_LINES`]
+most [`STDOUT_QUEUE`] lines wait to be read (further lines are read and discarded, and
+counted by [`ChildGroup::dropped_stdout_lines`]: a server that logs to stdout must never
+block because nobody reads its log), and stderr keeps only its last [`STDERR_LINES`]
 lines / [`STDERR_BYTES`] bytes.
 */
 
@@ -31,6 +32,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
@@ -164,6 +166,7 @@ pub struct ChildGroup {
     stdin: Option<ChildStdin>,
     stdout: mpsc::Receiver<String>,
     stdout_task: JoinHandle<()>,
+    stdout_dropped: Arc<AtomicU64>,
     stderr: Arc<Mutex<Tail>>,
     stderr_task: Option<JoinHandle<()>>,
     exit: Option<ExitInfo>,
@@ -206,12 +209,18 @@ impl ChildGroup {
 
         let stdin = child.stdin.take();
         let (tx, stdout) = mpsc::channel(STDOUT_QUEUE);
+        let stdout_dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::clone(&stdout_dropped);
         let stdout_task = match child.stdout.take() {
             Some(out) => tokio::spawn(async move {
                 let mut reader = BufReader::new(out);
                 while let Ok(Some(line)) = read_capped_line(&mut reader, LINE_CAP).await {
-                    if tx.send(line).await.is_err() {
-                        break;
+                    match tx.try_send(line) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
                 }
             }),
@@ -234,6 +243,7 @@ impl ChildGroup {
             stdin,
             stdout,
             stdout_task,
+            stdout_dropped,
             stderr,
             stderr_task,
             exit: None,
@@ -249,6 +259,12 @@ impl ChildGroup {
     /// The process group id.
     pub fn pgid(&self) -> i32 {
         self.pgid
+    }
+
+    /// How many stdout lines were discarded because [`STDOUT_QUEUE`] lines were
+    /// already waiting to be read.
+    pub fn dropped_stdout_lines(&self) -> u64 {
+        self.stdout_dropped.load(Ordering::Relaxed)
     }
 
     /// Writes `data` to its standard input (and flushes).

@@ -542,3 +542,39 @@ async fn serve_refuses_unknown_names_and_busy_ports_with_status_2() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn readiness_does_not_use_up_a_one_shot_server() {
+    let mut target = start("--one-shot", Protocol::Tcp).await.unwrap();
+    // The probe made no connection: the one client it serves is this one.
+    let mut c = TcpStream::connect(target.addr).await.unwrap();
+    c.write_all(b"only\n").await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, c.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, b"ONLY\n");
+    let exit = target.child_mut().unwrap().wait_exit(WAIT).await.unwrap();
+    assert_eq!(exit, ExitInfo::Code(0));
+    assert_eq!(target.has_exited().as_deref(), Some("exited with status 0"));
+    stop_and_check_gone(&mut target).await;
+}
+
+#[tokio::test]
+async fn unread_stdout_never_blocks_the_program() {
+    let mut p = ChildGroup::spawn("seq 1 20000", &fixtures(), &[]).unwrap();
+    assert_eq!(p.wait_exit(WAIT).await.unwrap(), ExitInfo::Code(0));
+    assert_eq!(
+        p.next_stdout_line(WAIT).await.unwrap().as_deref(),
+        Some("1")
+    );
+    // Reading the rest ends (bounded queue), then EOF.
+    let mut n = 1;
+    while p.next_stdout_line(WAIT).await.unwrap().is_some() {
+        n += 1;
+    }
+    assert!(n < 20000, "read {n} lines");
+    assert_eq!(n as u64 + p.dropped_stdout_lines(), 20000);
+}
