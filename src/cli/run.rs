@@ -143,7 +143,9 @@ fn show_paths(paths: &[PathBuf]) -> String {
 
 /// Loads, filters and runs every file; prints human lines as results arrive, in order.
 async fn run_all(args: &RunArgs, files: Vec<PathBuf>) -> Vec<ScenarioOutcome> {
-    crate::interp::process::install_interrupt_handler();
+    if let Err(e) = crate::interp::process::install_interrupt_handler() {
+        eprintln!("warning: Ctrl-C will not clean up: {e}");
+    }
     let opts = RunOptions {
         target: match (&args.target_cmd, &args.target_addr) {
             (Some(c), _) => Some(TargetOverride::Command(c.clone())),

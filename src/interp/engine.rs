@@ -764,7 +764,7 @@ impl<'s, 'a> Session<'s, 'a> {
                         humantime::format_duration(timeout)
                     ))
                 })?;
-                if info.code != Some(*code) {
+                if info.code() != Some(*code) {
                     let tail = child.stderr_tail();
                     let mut f = Failure::diff(
                         "it exited with another status",
