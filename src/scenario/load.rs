@@ -2,7 +2,7 @@
 Reading a scenario file: read, parse, validate; every problem reported together.
 
 - [`load_file`] reads a file (at most [`MAX_FILE_SIZE`] bytes, UTF-8) and validates it.
-- [`load_str`] validates text already in memory.
+- [`load_str`] validates text already in memory, [`load_bytes`] bytes.
 - [`collect_files`] expands the paths given on the command line.
 
 Syntax errors come first: when the TOML does not parse, all of its syntax errors are
@@ -39,6 +39,11 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
+    load_bytes(bytes, path)
+}
+
+/// Validates the bytes of the scenario file `path` (checks size and UTF-8 first).
+pub fn load_bytes(bytes: Vec<u8>, path: &Path) -> Result<Scenario, LoadError> {
     if bytes.len() as u64 > MAX_FILE_SIZE {
         return Err(LoadError::TooLarge {
             path: path.to_path_buf(),

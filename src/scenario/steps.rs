@@ -798,7 +798,9 @@ impl<'a> Checker<'a> {
             }
             ActorKind::Process => {
                 if word == "spawn" {
-                    if st.spawned && !st.presumed {
+                    // A server target's `spawn = true` is reported by the action itself.
+                    let server_target = name == "target" && self.env.role == Role::Server;
+                    if st.spawned && !st.presumed && !server_target {
                         let help = if name == "target" && self.env.role == Role::Server {
                             "the target is a server and is started before the first step; set `role = \"client\"` in [target] to start it with `target.spawn = true`".to_string()
                         } else {

@@ -15,7 +15,7 @@ use miette::SourceSpan;
 use super::model::*;
 use super::raw::{self, RawTable, RawValue, range_span, span};
 use super::steps::{Checker, Env, Scope};
-use super::suggest::{did_you_mean, one_of};
+use super::suggest::{closest, did_you_mean, one_of};
 use super::values;
 use super::vocab;
 use crate::builtin;
@@ -95,7 +95,13 @@ pub fn validate(src: &str, path: &Path, root: &RawTable<'_>) -> Result<Scenario,
     let vars = get("vars")
         .map(|v| vars(v, &mut problems))
         .unwrap_or_default();
-    let target = target(src, get("target"), &vars, &mut problems);
+    let target = target(
+        src,
+        get("steps").is_some(),
+        get("target"),
+        &vars,
+        &mut problems,
+    );
     let declared = get("actors")
         .map(|v| actors(v, &mut problems))
         .unwrap_or_default();
@@ -229,6 +235,7 @@ fn vars(v: &RawValue<'_>, problems: &mut Vec<Problem>) -> BTreeMap<String, Strin
 
 fn target(
     src: &str,
+    has_steps: bool,
     v: Option<&RawValue<'_>>,
     vars: &BTreeMap<String, String>,
     problems: &mut Vec<Problem>,
@@ -242,7 +249,8 @@ fn target(
 
     for (k, val) in t.iter() {
         let key: &str = k.get_ref();
-        if TARGET_KEYS.contains(&key) {
+        if TARGET_KEYS.contains(&key) || (key == "steps" && !has_steps) {
+            // A `steps` that fell into [target] is reported as the missing steps.
             continue;
         }
         let help = if key == "steps" {
@@ -264,8 +272,10 @@ fn target(
         );
     }
 
+    // A misspelt value is reported, then taken as its likely meaning, so the rest of
+    // the file is checked against what the author meant.
     if let Some(p) = t.get("protocol")
-        && let Some(s) = ok(problems, one_of_words("protocol", p, &["tcp", "udp"]))
+        && let Some(s) = ok_or_guess(problems, one_of_words("protocol", p, &["tcp", "udp"]))
     {
         spec.protocol = if s == "udp" {
             Protocol::Udp
@@ -279,7 +289,7 @@ fn target(
         spec.port = Some(n as u16);
     }
     if let Some(r) = t.get("role")
-        && let Some(s) = ok(problems, one_of_words("role", r, &["server", "client"]))
+        && let Some(s) = ok_or_guess(problems, one_of_words("role", r, &["server", "client"]))
     {
         spec.role = if s == "client" {
             Role::Client
@@ -424,21 +434,41 @@ fn unknown_builtin(name: &str, v: &RawValue<'_>, protocol: Protocol) -> Problem 
     .help(help)
 }
 
-fn one_of_words<'w>(key: &str, v: &RawValue<'_>, words: &[&'w str]) -> Result<&'w str, Problem> {
-    let s = raw::expect_str(key, v)?;
+fn one_of_words<'w>(
+    key: &str,
+    v: &RawValue<'_>,
+    words: &[&'w str],
+) -> Result<&'w str, (Problem, Option<&'w str>)> {
+    let s = raw::expect_str(key, v).map_err(|p| (p, None))?;
     if let Some(w) = words.iter().find(|w| **w == s) {
         return Ok(w);
     }
-    let help = match did_you_mean(s, words.iter().copied()) {
-        Some(d) => format!("{d} `{key}` is {}", one_of(words)),
+    let guess = closest(s, words.iter().copied());
+    let help = match guess {
+        Some(d) => format!("did you mean `{d}`? `{key}` is {}", one_of(words)),
         None => format!("`{key}` is {}", one_of(words)),
     };
-    Err(Problem::new(
+    let problem = Problem::new(
         span(v),
         format!("`{key} = \"{s}\"` is not a known value"),
         "unknown value",
     )
-    .help(help))
+    .help(help);
+    Err((problem, guess))
+}
+
+/// `ok`, but after a problem, the closest word when there is one.
+fn ok_or_guess<'w>(
+    problems: &mut Vec<Problem>,
+    r: Result<&'w str, (Problem, Option<&'w str>)>,
+) -> Option<&'w str> {
+    match r {
+        Ok(w) => Some(w),
+        Err((p, guess)) => {
+            problems.push(p);
+            guess
+        }
+    }
 }
 
 fn actors(
@@ -462,7 +492,7 @@ fn actors(
             );
             continue;
         }
-        let Some(word) = ok(
+        let Some(word) = ok_or_guess(
             problems,
             one_of_words(name, val, &["tcp", "udp", "listen", "process"]),
         ) else {

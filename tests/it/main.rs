@@ -1,0 +1,5 @@
+/*!
+netdrill's integration tests: one test binary, one module per area.
+*/
+
+mod loader;
