@@ -1,9 +1,219 @@
 /*!
 Diagnostics: typed miette errors that name the file, line and column, underline the
 span and say how to fix it.
+
+A scenario file that cannot be loaded gives one [`LoadError`]. When the file could be
+read, its [`LoadError::Invalid`] variant holds the file's text and every [`Problem`]
+found in it (all of them, sorted by position), so one run of `netdrill check` shows
+everything to fix. The other variants are about the file itself: missing, unreadable,
+not UTF-8, empty or too large.
+
+[`render_plain`] renders any diagnostic without colour, the same way everywhere
+(`check`, snapshots, run reports).
 */
 
-/// Everything wrong with one scenario file.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("invalid scenario")]
-pub struct LoadError {}
+use std::fmt;
+use std::path::PathBuf;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+
+/// The largest scenario file the loader reads.
+pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+
+/// One thing wrong in a scenario file, at one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// One sentence: what is wrong.
+    pub message: String,
+    /// Where, in bytes of the file.
+    pub span: SourceSpan,
+    /// A short label under the span.
+    pub label: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Problem {
+    /// A problem at `span`, with a short `label` under it.
+    pub fn new(
+        span: impl Into<SourceSpan>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            message: message.into(),
+            span: span.into(),
+            label: label.into(),
+            help: None,
+        }
+    }
+
+    /// Adds (or replaces) the help line.
+    pub fn help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds the help line when there is one.
+    pub fn maybe_help(mut self, help: Option<String>) -> Problem {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some(self.label.clone()),
+            self.span,
+        ))))
+    }
+}
+
+/// Why a scenario file could not be loaded.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum LoadError {
+    /// The file was read but is not a valid scenario: every problem found in it.
+    #[error("{} is not a valid scenario ({})", path.display(), plural(problems.len(), "problem"))]
+    Invalid {
+        /// The file, as given.
+        path: PathBuf,
+        /// Its text, named by the path, for the snippets.
+        #[source_code]
+        src: NamedSource<String>,
+        /// Every problem, sorted by position.
+        #[related]
+        problems: Vec<Problem>,
+    },
+    /// The file could not be read (missing, a directory, no permission…).
+    #[error("cannot read {}: {source}", path.display())]
+    #[diagnostic(help("check the path; `netdrill check` takes scenario files or directories"))]
+    Io {
+        /// The file, as given.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8 text.
+    #[error(
+        "{} is not UTF-8 text: byte {offset} (line {line}) is 0x{byte:02x}",
+        path.display()
+    )]
+    #[diagnostic(help(
+        "save the file as UTF-8; write raw bytes with `send_hex` instead of putting them in the file"
+    ))]
+    NotUtf8 {
+        /// The file, as given.
+        path: PathBuf,
+        /// Byte offset of the first byte that is not valid UTF-8.
+        offset: usize,
+        /// Its 1-based line.
+        line: usize,
+        /// The byte itself.
+        byte: u8,
+    },
+    /// The file is empty (or only whitespace).
+    #[error("{} is empty", path.display())]
+    #[diagnostic(help("a scenario needs at least `steps = [ {{ connect = \"target\" }}, … ]`"))]
+    Empty {
+        /// The file, as given.
+        path: PathBuf,
+    },
+    /// The file is larger than [`MAX_FILE_SIZE`].
+    #[error(
+        "{} is too large: {size} bytes, the limit is {} bytes (4 MiB)",
+        path.display(),
+        MAX_FILE_SIZE
+    )]
+    #[diagnostic(help(
+        "a scenario file is a script, not data: split it, or generate large payloads with `chunk` and shorter strings"
+    ))]
+    TooLarge {
+        /// The file, as given.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+impl LoadError {
+    /// The file this error is about, as given to the loader.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            LoadError::Invalid { path, .. }
+            | LoadError::Io { path, .. }
+            | LoadError::NotUtf8 { path, .. }
+            | LoadError::Empty { path }
+            | LoadError::TooLarge { path, .. } => path,
+        }
+    }
+
+    /// How many problems this error reports (1 for a file-level error).
+    pub fn problem_count(&self) -> usize {
+        match self {
+            LoadError::Invalid { problems, .. } => problems.len(),
+            _ => 1,
+        }
+    }
+
+    /// The problems found in the file's text (empty for a file-level error).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            LoadError::Invalid { problems, .. } => problems,
+            _ => &[],
+        }
+    }
+
+    /// An invalid-scenario error; sorts the problems by position and drops duplicates.
+    pub fn invalid(path: PathBuf, source: &str, mut problems: Vec<Problem>) -> LoadError {
+        problems.sort_by_key(|p| (p.span.offset(), p.span.len()));
+        problems.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+        LoadError::Invalid {
+            src: NamedSource::new(path.display().to_string(), source.to_string()),
+            path,
+            problems,
+        }
+    }
+}
+
+/// `1 problem`, `3 problems`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Renders a diagnostic as plain text (Unicode, no colour, width 100, no links): the
+/// same output for `check`, snapshots and run reports.
+pub fn render_plain(err: &dyn Diagnostic) -> String {
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_links(false)
+            .with_urls(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, err).is_err() {
+        // Rendering only fails on a broken source span; fall back to the message.
+        out = format!("Error: {err}\n");
+    }
+    out
+}

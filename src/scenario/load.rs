@@ -1,26 +1,129 @@
 /*!
 Reading a scenario file: read, parse, validate; every problem reported together.
+
+- [`load_file`] reads a file (at most [`MAX_FILE_SIZE`] bytes, UTF-8) and validates it.
+- [`load_str`] validates text already in memory, [`load_bytes`] bytes.
+- [`collect_files`] expands the paths given on the command line.
+
+Syntax errors come first: when the TOML does not parse, all of its syntax errors are
+reported and nothing else (the tree after an error is a guess). Otherwise the validator
+reports every problem it finds in one go.
 */
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::LoadError;
+use super::raw;
+use super::validate::{syntax_problems, validate};
+use crate::diagnostic::{LoadError, MAX_FILE_SIZE};
 use crate::scenario::Scenario;
 
 /// Reads and validates the scenario file at `path`.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
-    let _ = path;
-    todo!("loader")
+    let io = |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::other("it is a directory")));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    load_bytes(bytes, path)
+}
+
+/// Validates the bytes of the scenario file `path` (checks size and UTF-8 first).
+pub fn load_bytes(bytes: Vec<u8>, path: &Path) -> Result<Scenario, LoadError> {
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+        });
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            return Err(LoadError::NotUtf8 {
+                path: path.to_path_buf(),
+                offset,
+                line: bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1,
+                byte: bytes.get(offset).copied().unwrap_or(0),
+            });
+        }
+    };
+    load_str(&text, path)
 }
 
 /// Validates `source` as the scenario file `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Scenario, LoadError> {
-    let _ = (source, path);
-    todo!("loader")
+    if source.len() as u64 > MAX_FILE_SIZE {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: source.len() as u64,
+        });
+    }
+    if source.trim().is_empty() {
+        return Err(LoadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let (root, errors) = raw::parse(source);
+    if !errors.is_empty() {
+        return Err(LoadError::invalid(
+            path.to_path_buf(),
+            source,
+            syntax_problems(source, &errors),
+        ));
+    }
+    validate(source, path, root.get_ref())
+        .map_err(|problems| LoadError::invalid(path.to_path_buf(), source, problems))
 }
 
 /// Expands files and directories (recursively, `*.toml`, sorted) into scenario files.
+///
+/// A file given by name is taken whatever its extension; a path that does not exist is
+/// an error naming it.
 pub fn collect_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let _ = paths;
-    todo!("loader")
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found)?;
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }

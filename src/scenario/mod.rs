@@ -3,12 +3,25 @@ Scenario files: parse (raw TOML tree with spans), validate (typed model), templa
 
 [`load_file`] and [`load_str`] are the entry points: they report every problem of a file
 together, as one [`crate::diagnostic::LoadError`].
+
+- `raw`: the spanned TOML tree, typed accessors, and the documentation structs of the
+  JSON Schema;
+- `validate` (top level, `[target]`, `[actors]`, `[vars]`, `[link]`) and `steps` (the
+  step grammar, actors and variables): raw tree → [`Scenario`];
+- `values` (templates, regexes, hex, addresses), `vocab` (the action and modifier
+  words), `suggest` ("did you mean");
+- `model`, `template`: the typed scenario every other part uses.
 */
 
 pub mod load;
 pub mod model;
 pub mod raw;
+pub mod steps;
+pub mod suggest;
 pub mod template;
+pub mod validate;
+pub mod values;
+pub mod vocab;
 
-pub use load::{collect_files, load_file, load_str};
+pub use load::{collect_files, load_bytes, load_file, load_str};
 pub use model::*;

@@ -2,4 +2,7 @@
 netdrill's integration tests: one test binary, one module per area.
 */
 
+mod cli;
+mod engine;
+mod loader;
 mod procs;

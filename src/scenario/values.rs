@@ -1,0 +1,205 @@
+/*!
+Checks of single step values: templates and their placeholders' places, regexes, hex
+strings and addresses. Each returns the typed value or a [`Problem`] pointing at the
+exact place in the string when it can.
+*/
+
+use std::net::SocketAddr;
+
+use super::model::{Pattern, Template};
+use super::raw::{RawValue, range_span, string_span};
+use crate::diagnostic::Problem;
+
+/// A placeholder found in a string: its name, and its byte range in the decoded string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder {
+    /// The trimmed name.
+    pub name: String,
+    /// Byte offset of `{{` in the decoded string.
+    pub at: usize,
+    /// Length through `}}`.
+    pub len: usize,
+}
+
+/// The placeholders of a string that [`Template::parse`] accepted, with their places
+/// (the same scan as the parser's).
+pub fn placeholders(raw: &str) -> Vec<Placeholder> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    let mut rest = raw;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        out.push(Placeholder {
+            name: after[..close].trim().to_string(),
+            at: offset + open,
+            len: close + 4,
+        });
+        let consumed = open + 2 + close + 2;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    out
+}
+
+/// Parses a string value as a template; a malformed placeholder points at its `{{`.
+pub fn template(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Template, Problem> {
+    Template::parse(text).map_err(|e| {
+        let len = text[e.offset..]
+            .find("}}")
+            .map(|c| c + 2)
+            .unwrap_or(2)
+            .min(text.len() - e.offset);
+        Problem::new(
+            string_span(src, v, e.offset, len),
+            format!("bad placeholder in `{key}`: {}", e.message),
+            "malformed placeholder",
+        )
+        .help("a placeholder is `{{name}}`, the name made of letters, digits, `_`, `-` and `.`")
+    })
+}
+
+/// Parses and checks a regex value. With placeholders, checks it with each replaced by
+/// `x` and leaves it uncompiled.
+pub fn pattern(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Pattern, Problem> {
+    let t = template(src, key, v, text)?;
+    let probe = if t.is_literal() {
+        text.to_string()
+    } else {
+        t.render(|_| Some("x".to_string())).unwrap_or_default()
+    };
+    match regex::Regex::new(&probe) {
+        Ok(re) => Ok(Pattern {
+            compiled: t.is_literal().then_some(re),
+            template: t,
+        }),
+        Err(e) => {
+            let (what, at) = regex_error(&e, &probe);
+            let span = match at {
+                Some(at) if t.is_literal() => string_span(src, v, at, 1),
+                _ => range_span(v.span()),
+            };
+            Err(Problem::new(
+                span,
+                format!("`{key}` is not a valid regex: {what}"),
+                "here",
+            )
+            .help("regex syntax is Rust's `regex` crate (like RE2): escape `( ) [ ] { } . * + ? \\ |` with a backslash to match them literally"))
+        }
+    }
+}
+
+/// The one-line reason of a regex error, and the byte offset it points at, if any.
+fn regex_error(e: &regex::Error, pattern: &str) -> (String, Option<usize>) {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let reason = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            lines
+                .last()
+                .map(|l| l.trim().to_string())
+                .unwrap_or(text.clone())
+        });
+    // `regex parse error:\n    PATTERN\n    ^^^\nerror: …` for a one-line pattern.
+    let mut at = None;
+    if lines.len() == 4
+        && lines[1].strip_prefix("    ") == Some(pattern)
+        && let Some(carets) = lines[2].strip_prefix("    ")
+        && let Some(col) = carets.find('^')
+    {
+        at = pattern.char_indices().nth(col).map(|(i, _)| i);
+    }
+    (reason, at)
+}
+
+/// Decodes a hex string (whitespace ignored); a bad character points at itself.
+pub fn hex(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Vec<u8>, Problem> {
+    let mut digits = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            continue;
+        }
+        if !c.is_ascii_hexdigit() {
+            return Err(Problem::new(
+                string_span(src, v, i, c.len_utf8()),
+                format!("`{key}` takes hex digits, and {c:?} is not one"),
+                "not a hex digit",
+            )
+            .help("write bytes as pairs of hex digits, spaces allowed: \"de ad be ef\"; for text use `send`/`recv`"));
+        }
+        digits.push(c);
+    }
+    if digits.len() % 2 == 1 {
+        return Err(Problem::new(
+            range_span(v.span()),
+            format!(
+                "`{key}` has an odd number of hex digits ({}): each byte is two digits",
+                digits.len()
+            ),
+            "odd number of digits",
+        )
+        .help("write every byte with two digits: `0a`, not `a`"));
+    }
+    hex::decode(&digits).map_err(|e| {
+        Problem::new(
+            range_span(v.span()),
+            format!("`{key}` is not valid hex: {e}"),
+            "bad hex",
+        )
+    })
+}
+
+/// Checks `host:port` (a name or an IP; port 1–65535).
+pub fn host_port(text: &str) -> Result<(), String> {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("`{text}` has no port: write it as host:port"));
+    };
+    if host.is_empty() {
+        return Err(format!("`{text}` has no host: write it as host:port"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "`{text}`: an IPv6 address needs brackets, like [::1]:8080"
+        ));
+    }
+    match port.parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => Ok(()),
+        Ok(p) => Err(format!("port {p} is out of range (1–65535)")),
+        Err(_) => Err(format!("`{port}` is not a port number")),
+    }
+}
+
+/// Checks a local address to bind: an IP and a port (0 for any).
+pub fn bind_addr(text: &str) -> Result<(), String> {
+    text.parse::<SocketAddr>().map(|_| ()).map_err(|_| {
+        format!("`{text}` is not an IP address and port, like 127.0.0.1:0 or [::1]:9000")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_have_places() {
+        let p = placeholders("a {{ x }} b {{y.port}}");
+        assert_eq!(p[0].name, "x");
+        assert_eq!((p[0].at, p[0].len), (2, 7));
+        assert_eq!((p[1].at, p[1].len), (12, 10));
+    }
+
+    #[test]
+    fn addresses() {
+        assert!(host_port("localhost:80").is_ok());
+        assert!(host_port("[::1]:80").is_ok());
+        assert!(host_port("localhost:0").is_err());
+        assert!(host_port("localhost").is_err());
+        assert!(host_port("::1:80").is_err());
+        assert!(bind_addr("127.0.0.1:0").is_ok());
+        assert!(bind_addr("localhost:0").is_err());
+    }
+}
