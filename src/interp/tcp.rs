@@ -141,7 +141,18 @@ impl TcpActor {
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(write_failure(&e)),
+                Err(e) => {
+                    // Whatever the peer sent before it went away usually explains why.
+                    while !*eof && buf.len() < STEP_CAP {
+                        buf.reserve(READ_CHUNK);
+                        match stream.try_read_buf(buf) {
+                            Ok(0) => *eof = true,
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    return Err(write_failure(&e, buf, *eof));
+                }
             }
             let can_read = !*eof && !*reset && buf.len() < STEP_CAP;
             if can_read {
@@ -154,7 +165,7 @@ impl TcpActor {
                         "could not write: the peer stopped reading ({} bytes still unsent when the wait ended)",
                         data.len()
                     ))),
-                    Ok(Err(e)) => return Err(write_failure(&e)),
+                    Ok(Err(e)) => return Err(write_failure(&e, buf, *eof)),
                     Ok(Ok(())) => {}
                 },
                 r = stream.readable(), if can_read => {
@@ -455,14 +466,28 @@ pub fn is_reset(e: &io::Error) -> bool {
     )
 }
 
-fn write_failure(e: &io::Error) -> Failure {
-    if is_reset(e) || e.kind() == io::ErrorKind::BrokenPipe {
+/// A failed write, with what the peer had sent before (it often explains why).
+fn write_failure(e: &io::Error, received: &[u8], eof: bool) -> Failure {
+    let mut f = if is_reset(e) || e.kind() == io::ErrorKind::BrokenPipe {
         Failure::msg(format!(
             "could not write: the peer closed or reset the connection ({e})"
         ))
     } else {
         Failure::msg(format!("could not write: {e}"))
+    };
+    if !received.is_empty() || eof {
+        let mut shown = if received.is_empty() {
+            "nothing".to_string()
+        } else {
+            show_bytes(received)
+        };
+        if eof {
+            shown.push_str(" then EOF");
+        }
+        f.message.push_str(&format!("; before that the peer had sent {shown}"));
+        f.actual = Some(shown);
     }
+    f
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
