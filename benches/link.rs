@@ -4,7 +4,9 @@ server on loopback, sent directly and through an unimpaired `Link::udp_flow`, in
 run, in alternating blocks. Prints both times and their ratio (target: at most 1.5).
 
 Run with `cargo bench --bench link` (release). `LINK_BENCH_N` sets the number of round
-trips (default 20,000).
+trips (default 20,000);
+`LINK_BENCH_CURRENT_THREAD=1` runs on a current-thread runtime instead of the
+multi-thread one.
 */
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -57,10 +59,15 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let current_thread = std::env::var_os("LINK_BENCH_CURRENT_THREAD").is_some();
+    let rt = if current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
     rt.block_on(async {
         let target = echo().await;
         let link = Link::new(&LinkSpec::default(), 0);
@@ -82,9 +89,25 @@ fn main() {
         ratios.sort_by(f64::total_cmp);
         let total = block * BLOCKS;
         let per = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
-        println!("link bench: {total} sequential UDP round trips of 32 bytes, {BLOCKS} alternating blocks");
-        println!("  direct:       {:>10.3?}  ({:.1} µs/round trip)", direct, per(direct));
-        println!("  through link: {:>10.3?}  ({:.1} µs/round trip)", linked, per(linked));
+        let flavor = if current_thread {
+            "current-thread"
+        } else {
+            "multi-thread"
+        };
+        println!(
+            "link bench ({flavor} runtime): {total} sequential UDP round trips of 32 bytes, \
+             {BLOCKS} alternating blocks"
+        );
+        println!(
+            "  direct:       {:>10.3?}  ({:.1} µs/round trip)",
+            direct,
+            per(direct)
+        );
+        println!(
+            "  through link: {:>10.3?}  ({:.1} µs/round trip)",
+            linked,
+            per(linked)
+        );
         println!(
             "  ratio:        {:.2} overall, {:.2} median of blocks (target ≤ 1.5)",
             linked.as_secs_f64() / direct.as_secs_f64(),
