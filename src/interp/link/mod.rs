@@ -39,6 +39,13 @@ link.shutdown();
   put the link in front of connects that expect a refusal.
 - At most [`LOG_CAP`] decisions are kept per flow and direction; the next one is
   replaced by `further decisions not listed`.
+
+# Performance
+A direction with no impairment is one task running a plain recv → send loop over one
+buffer (no RNG, timers or allocation). The relay still doubles the socket hops of a
+round trip (actor → front → back → target and back), so `cargo bench --bench link`
+measures about 1.2–1.8× the direct round-trip time on a loaded 2-core machine
+(about 2× on a current-thread runtime, where every hop costs the same syscalls).
 */
 
 pub mod decide;
