@@ -25,7 +25,7 @@ use super::udp::UdpActor;
 use crate::scenario::{
     Action, Chunking, ConnectExpect, Pattern, Payload, Role, Scenario, Step, TargetSource, Template,
 };
-use crate::transcript::{Entry, Failure, Outcome, Transcript, show_bytes};
+use crate::transcript::{Entry, Failure, Outcome, Transcript, show_bytes, show_hex};
 
 /// How long a process gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_millis(500);
@@ -478,9 +478,12 @@ impl<'s, 'a> Session<'s, 'a> {
 
     /// The transcript's description of a step (no ports, times or PIDs).
     fn detail(&self, step: &Step) -> String {
-        let shown = |p: &Payload| match self.bytes(p) {
-            Ok(b) => show_bytes(&b),
-            Err(_) => format!("{p:?}"),
+        let shown = |p: &Payload| match p {
+            Payload::Hex(b) => show_hex(b),
+            Payload::Text(t) => match self.render(t) {
+                Ok(s) => show_bytes(s.as_bytes()),
+                Err(_) => format!("\"{t}\""),
+            },
         };
         match &step.action {
             Action::Connect { to, expect } => match expect {
@@ -619,19 +622,21 @@ impl<'s, 'a> Session<'s, 'a> {
             }
             Action::Recv { expect, from } => {
                 let want = self.bytes(expect)?;
+                let hex = matches!(expect, Payload::Hex(_));
+                let show = if hex { show_hex } else { show_bytes };
                 if self.is_udp(name) {
                     let (got, sender) = self.udp(name)?.recv(deadline, timeout).await?;
                     self.check_from(name, from, sender).await?;
                     if got != want {
                         return Err(Failure::diff(
                             "the datagram differs from the expected one",
-                            show_bytes(&want),
-                            show_bytes(&got),
+                            show(&want),
+                            show(&got),
                         ));
                     }
                     return Ok(Some(String::from_utf8_lossy(&got).into_owned()));
                 }
-                let got = self.tcp(name)?.recv_exact(&want, deadline).await?;
+                let got = self.tcp(name)?.recv_exact(&want, hex, deadline).await?;
                 Ok(Some(String::from_utf8_lossy(&got).into_owned()))
             }
             Action::RecvLine { expect } => {

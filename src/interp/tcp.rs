@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::scenario::ShutdownHow;
-use crate::transcript::{Failure, show_bytes};
+use crate::transcript::{Failure, show_bytes, show_hex};
 
 /// Most bytes a receive step buffers before it gives up.
 pub const STEP_CAP: usize = 16 * 1024 * 1024;
@@ -183,12 +183,15 @@ impl TcpActor {
         Ok(())
     }
 
-    /// The next bytes must be exactly `expected`.
+    /// The next bytes must be exactly `expected`; with `hex`, expected and actual are
+    /// shown as hex bytes.
     pub async fn recv_exact(
         &mut self,
         expected: &[u8],
+        hex: bool,
         deadline: Instant,
     ) -> Result<Vec<u8>, Failure> {
+        let show = if hex { show_hex } else { show_bytes };
         loop {
             let n = self.buf.len().min(expected.len());
             if let Some(at) = first_difference(&self.buf[..n], &expected[..n]) {
@@ -197,8 +200,8 @@ impl TcpActor {
                         "received bytes differ from the expected ones at byte {}",
                         at + 1
                     ),
-                    show_bytes(expected),
-                    show_bytes(&self.buf[..n]),
+                    show(expected),
+                    show(&self.buf[..n]),
                 ));
             }
             if self.buf.len() >= expected.len() {
@@ -211,7 +214,7 @@ impl TcpActor {
                     return Err(self.stopped(
                         other,
                         &format!("after {got} of {} expected bytes", expected.len()),
-                        show_bytes(expected),
+                        show(expected),
                     ));
                 }
             }
@@ -484,7 +487,8 @@ fn write_failure(e: &io::Error, received: &[u8], eof: bool) -> Failure {
         if eof {
             shown.push_str(" then EOF");
         }
-        f.message.push_str(&format!("; before that the peer had sent {shown}"));
+        f.message
+            .push_str(&format!("; before that the peer had sent {shown}"));
         f.actual = Some(shown);
     }
     f

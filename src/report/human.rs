@@ -71,9 +71,6 @@ pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
             help.push_str(&more.join("\n"));
             help.push('\n');
         }
-        if let Some(seed) = o.seed {
-            let _ = writeln!(help, "link seed: {seed} (rerun with --seed {seed})");
-        }
         let report = StepReport {
             step: f.step,
             actor: f.actor.clone(),
@@ -89,17 +86,9 @@ pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
             out.push_str(&indent(&expected_actual(e, a)));
         }
         out.push_str("  transcript up to the failing step:\n");
-        let upto = if opts.verbose {
-            o.transcript.render()
-        } else {
-            let text = o.transcript.render();
-            // Stop after the failing step's own lines (the link decisions come last).
-            text.lines()
-                .take_while(|l| !l.starts_with("  ~ link"))
-                .collect::<Vec<_>>()
-                .join("\n")
-                + "\n"
-        };
+        // The run stopped at the failing step, so the transcript is already "up to"
+        // it; the link's decisions come last and often explain the failure.
+        let upto = o.transcript.render();
         out.push_str(&indent(&upto));
         return out;
     }

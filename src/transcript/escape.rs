@@ -47,6 +47,26 @@ pub fn show_bytes(data: &[u8]) -> String {
     }
 }
 
+/// Bytes as spaced hex (`de ad be ef`), shortened like [`show_bytes`] when long.
+pub fn show_hex(data: &[u8]) -> String {
+    let spaced = |d: &[u8]| {
+        d.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if data.len() <= SHOW_LIMIT {
+        format!("[{}]", spaced(data))
+    } else {
+        format!(
+            "[{} …] ({} bytes, sha256 {})",
+            spaced(&data[..32]),
+            data.len(),
+            &sha256_hex(data)[..16]
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +86,11 @@ mod tests {
         assert!(shown.starts_with(&format!("\"{}\"…", "a".repeat(32))));
         assert!(shown.contains("(1000 bytes, sha256 "));
         assert_eq!(show_bytes(b"x"), "\"x\"");
+        assert_eq!(show_hex(&[0xde, 0xad, 0x00]), "[de ad 00]");
+        let long = show_hex(&[0u8; 100]);
+        assert!(
+            long.starts_with("[00 00 ") && long.contains(" …] (100 bytes, sha256 "),
+            "{long}"
+        );
     }
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 mod escape;
 
-pub use escape::{SHOW_LIMIT, escape_bytes, show_bytes};
+pub use escape::{SHOW_LIMIT, escape_bytes, show_bytes, show_hex};
 
 /// The outcome of one step.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -53,7 +53,10 @@ fn exit_status_is_0_when_all_pass_and_1_when_one_fails() {
     let dir = tempfile::tempdir().unwrap();
     let pass = write(dir.path(), "a.toml", PASSING);
     let fail = write(dir.path(), "b.toml", FAILING);
-    assert_eq!(output(netdrill().arg("run").arg(&pass)).status.code(), Some(0));
+    assert_eq!(
+        output(netdrill().arg("run").arg(&pass)).status.code(),
+        Some(0)
+    );
     let out = output(netdrill().arg("run").arg(&pass).arg(&fail));
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -65,8 +68,17 @@ fn exit_status_is_0_when_all_pass_and_1_when_one_fails() {
 fn an_invalid_file_is_status_2_and_is_not_run() {
     let dir = tempfile::tempdir().unwrap();
     let pass = write(dir.path(), "a.toml", PASSING);
-    let bad = write(dir.path(), "bad.toml", "steps = [ { conect = \"target\" } ]\n");
-    let out = output(netdrill().args(["run", "--format", "json"]).arg(&pass).arg(&bad));
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "steps = [ { conect = \"target\" } ]\n",
+    );
+    let out = output(
+        netdrill()
+            .args(["run", "--format", "json"])
+            .arg(&pass)
+            .arg(&bad),
+    );
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["summary"]["passed"], 1);
@@ -80,7 +92,12 @@ fn json_report_has_the_contract_shape() {
     let dir = tempfile::tempdir().unwrap();
     let pass = write(dir.path(), "a.toml", PASSING);
     let fail = write(dir.path(), "b.toml", FAILING);
-    let out = output(netdrill().args(["run", "--format", "json"]).arg(&pass).arg(&fail));
+    let out = output(
+        netdrill()
+            .args(["run", "--format", "json"])
+            .arg(&pass)
+            .arg(&fail),
+    );
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let passed = &v["scenarios"][0];
@@ -99,7 +116,10 @@ fn json_report_has_the_contract_shape() {
     assert_eq!(f["expected"], "\"hi\"");
     assert_eq!(f["actual"], "\"HI\"");
     assert!(f["message"].as_str().unwrap().contains("differs"));
-    assert_eq!(v["summary"], serde_json::json!({"passed": 1, "failed": 1, "error": 0}));
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"passed": 1, "failed": 1, "error": 0})
+    );
 }
 
 #[test]
@@ -108,10 +128,16 @@ fn junit_and_tap_report_the_failure() {
     let fail = write(dir.path(), "b.toml", FAILING);
     let tap = output(netdrill().args(["run", "--format", "tap"]).arg(&fail));
     let tap = String::from_utf8_lossy(&tap.stdout);
-    assert!(tap.starts_with("TAP version 14\n1..1\nnot ok 1 - fails"), "{tap}");
+    assert!(
+        tap.starts_with("TAP version 14\n1..1\nnot ok 1 - fails"),
+        "{tap}"
+    );
     let junit = output(netdrill().args(["run", "--format", "junit"]).arg(&fail));
     let junit = String::from_utf8_lossy(&junit.stdout);
-    assert!(junit.contains("<failure") && junit.contains("recv_line"), "{junit}");
+    assert!(
+        junit.contains("<failure") && junit.contains("recv_line"),
+        "{junit}"
+    );
 }
 
 /// True while `pid` runs: a zombie (ended, not yet reaped by whoever inherited it)
@@ -141,7 +167,9 @@ fn wait_gone(pid: i32) -> bool {
 
 fn pids(pidfile: &Path) -> (i32, i32) {
     let text = std::fs::read_to_string(pidfile).expect("pid file");
-    let mut it = text.split_whitespace().map(|s| s.parse::<i32>().expect("pid"));
+    let mut it = text
+        .split_whitespace()
+        .map(|s| s.parse::<i32>().expect("pid"));
     (it.next().expect("pid"), it.next().expect("grandchild"))
 }
 
@@ -167,7 +195,12 @@ fn a_normal_run_leaves_no_process_behind() {
         "{ connect = \"target\" },\n{ send = \"a\\n\" },\n{ recv_line = \"A\" },",
     );
     let out = output(netdrill().arg("run").arg(&sc));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let (server, grandchild) = pids(&pidfile);
     assert!(wait_gone(server), "server {server} survived");
     assert!(wait_gone(grandchild), "grandchild {grandchild} survived");
@@ -212,5 +245,8 @@ fn ctrl_c_mid_scenario_leaves_no_process_behind() {
     };
     assert_eq!(status.code(), Some(130));
     assert!(wait_gone(server), "server {server} survived Ctrl-C");
-    assert!(wait_gone(grandchild), "grandchild {grandchild} survived Ctrl-C");
+    assert!(
+        wait_gone(grandchild),
+        "grandchild {grandchild} survived Ctrl-C"
+    );
 }

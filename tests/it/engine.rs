@@ -70,13 +70,43 @@ fn every_example_passes_and_its_transcript_is_pinned() {
 
 /// (example, flawed server, the step that must fail, its action)
 const FLAWED: &[(&str, &str, usize, &str)] = &[
-    ("scenarios/tcp/concurrent-clients.toml", "uppercase-iterative", 4, "recv_line"),
+    (
+        "scenarios/tcp/concurrent-clients.toml",
+        "uppercase-iterative",
+        4,
+        "recv_line",
+    ),
     // It answers the first read ("hel") and closes: the next write hits a closed socket.
-    ("scenarios/tcp/split-line.toml", "uppercase-one-recv", 2, "send"),
-    ("scenarios/tcp/one-line.toml", "uppercase-no-close", 5, "recv_eof"),
-    ("scenarios/tcp/half-close.toml", "uppercase-no-close", 0, "recv_eof"),
-    ("scenarios/udp/uppercase.toml", "uppercase-udp-fixed-reply", 2, "recv"),
-    ("scenarios/udp/two-datagrams.toml", "uppercase-udp-joins", 3, "recv"),
+    (
+        "scenarios/tcp/split-line.toml",
+        "uppercase-one-recv",
+        2,
+        "send",
+    ),
+    (
+        "scenarios/tcp/one-line.toml",
+        "uppercase-no-close",
+        5,
+        "recv_eof",
+    ),
+    (
+        "scenarios/tcp/half-close.toml",
+        "uppercase-no-close",
+        0,
+        "recv_eof",
+    ),
+    (
+        "scenarios/udp/uppercase.toml",
+        "uppercase-udp-fixed-reply",
+        2,
+        "recv",
+    ),
+    (
+        "scenarios/udp/two-datagrams.toml",
+        "uppercase-udp-joins",
+        3,
+        "recv",
+    ),
 ];
 
 #[test]
@@ -84,12 +114,19 @@ fn each_flawed_server_fails_the_example_that_catches_it() {
     for &(file, server, step, action) in FLAWED {
         let sc = with_builtin(load(file), server);
         let result = run(&sc, &RunOptions::default());
-        assert_eq!(result.status, Status::Failed, "{file} against {server} passed");
+        assert_eq!(
+            result.status,
+            Status::Failed,
+            "{file} against {server} passed"
+        );
         let failure = result.failure.expect("a failure");
         if step != 0 {
             assert_eq!(failure.step, step, "{file} against {server}: {failure:?}");
         }
-        assert_eq!(failure.action, action, "{file} against {server}: {failure:?}");
+        assert_eq!(
+            failure.action, action,
+            "{file} against {server}: {failure:?}"
+        );
         let line = sc.steps[failure.step - 1].line;
         assert_eq!(failure.line, line);
     }
@@ -100,7 +137,11 @@ fn one_recv_server_reports_what_arrived_and_the_close() {
     let sc = with_builtin(load("scenarios/tcp/split-line.toml"), "uppercase-one-recv");
     let failure = run(&sc, &RunOptions::default()).failure.expect("fails");
     assert!(failure.failure.message.contains("closed"), "{failure:?}");
-    assert_eq!(failure.failure.actual.as_deref(), Some("\"HEL\" then EOF"), "{failure:?}");
+    assert_eq!(
+        failure.failure.actual.as_deref(),
+        Some("\"HEL\" then EOF"),
+        "{failure:?}"
+    );
 }
 
 fn scenario(text: &str) -> Scenario {
@@ -124,7 +165,10 @@ fn a_flood_fails_at_the_first_wrong_byte_without_waiting() {
     let failure = result.failure.expect("fails");
     assert_eq!(failure.step, 3);
     assert!(failure.failure.message.contains("differs"), "{failure:?}");
-    assert!(started.elapsed() < Duration::from_millis(900), "waited out the timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "waited out the timeout"
+    );
 }
 
 #[test]
@@ -140,26 +184,35 @@ steps = [
     );
     let failure = run(&sc, &fixture_cmd("flood")).failure.expect("fails");
     assert_eq!(failure.step, 2);
-    assert!(failure.failure.message.contains("buffers at most"), "{failure:?}");
+    assert!(
+        failure.failure.message.contains("buffers at most"),
+        "{failure:?}"
+    );
 }
 
 #[test]
 fn a_mute_server_times_out_with_a_clear_message() {
-    let failure = run(&scenario(ONE_LINE), &fixture_cmd("mute")).failure.expect("fails");
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("mute"))
+        .failure
+        .expect("fails");
     assert_eq!(failure.step, 3);
     assert!(failure.failure.message.contains("timed out"), "{failure:?}");
 }
 
 #[test]
 fn a_server_that_never_accepts_still_fails_in_bounded_time() {
-    let failure = run(&scenario(ONE_LINE), &fixture_cmd("no-accept")).failure.expect("fails");
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("no-accept"))
+        .failure
+        .expect("fails");
     assert_eq!(failure.step, 3);
     assert!(failure.failure.message.contains("timed out"), "{failure:?}");
 }
 
 #[test]
 fn a_reset_is_named() {
-    let failure = run(&scenario(ONE_LINE), &fixture_cmd("reset")).failure.expect("fails");
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("reset"))
+        .failure
+        .expect("fails");
     assert_eq!(failure.step, 3);
     assert!(failure.failure.message.contains("reset"), "{failure:?}");
 }
@@ -167,12 +220,19 @@ fn a_reset_is_named() {
 #[test]
 fn a_dribbling_server_passes_within_the_timeout() {
     let result = run(&scenario(ONE_LINE), &fixture_cmd("dribble"));
-    assert_eq!(result.status, Status::Passed, "{}", result.transcript.render());
+    assert_eq!(
+        result.status,
+        Status::Passed,
+        "{}",
+        result.transcript.render()
+    );
 }
 
 #[test]
 fn a_wrong_answer_shows_expected_and_actual() {
-    let failure = run(&scenario(ONE_LINE), &fixture_cmd("wrong")).failure.expect("fails");
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("wrong"))
+        .failure
+        .expect("fails");
     assert_eq!(failure.failure.expected.as_deref(), Some("\"HELLO\""));
     assert_eq!(failure.failure.actual.as_deref(), Some("\"wrong answer\""));
 }
@@ -184,7 +244,10 @@ fn a_target_that_exits_early_shows_its_stderr() {
     let failure = result.failure.expect("fails");
     assert_eq!(failure.step, 0);
     assert!(
-        failure.failure.message.contains("could not open config.txt"),
+        failure
+            .failure
+            .message
+            .contains("could not open config.txt"),
         "{failure:?}"
     );
 }
