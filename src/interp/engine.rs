@@ -357,6 +357,11 @@ impl<'s, 'a> Session<'s, 'a> {
                 detail,
                 outcome: outcome.clone(),
             });
+            if let Some(Actor::Udp(u)) = self.actors.get_mut(&step.actor) {
+                for d in u.take_decisions() {
+                    self.transcript.push(d.to_entry());
+                }
+            }
             if let Outcome::Failed(failure) = outcome {
                 return Err(StepFailure {
                     step: number,
@@ -605,10 +610,7 @@ impl<'s, 'a> Session<'s, 'a> {
                         None => self.udp_target_for(name).await?,
                     };
                     self.ensure_udp(name, dest).await?;
-                    let Some(Actor::Udp(u)) = self.actors.get(name) else {
-                        return Err(not_a(name, "UDP socket"));
-                    };
-                    u.send_to(&bytes, dest).await?;
+                    self.udp(name)?.send_to(&bytes, dest).await?;
                     return Ok(None);
                 }
                 let pieces = split(&bytes, chunking);
@@ -924,21 +926,9 @@ impl<'s, 'a> Session<'s, 'a> {
         resolve(&text)
     }
 
-    /// Where "the target" is for the UDP actor `name` (through the link when there is one).
-    async fn udp_target_for(&mut self, name: &str) -> Result<SocketAddr, Failure> {
-        if let Some(a) = self.udp_target.get(name) {
-            return Ok(*a);
-        }
-        let target = self.shared.target_addr.ok_or_else(no_target)?;
-        let addr = match &self.shared.link {
-            Some(link) => link
-                .udp_flow(&format!("{}{name}", self.flow_prefix), target)
-                .await
-                .map_err(|e| Failure::msg(format!("the link could not relay this flow: {e}")))?,
-            None => target,
-        };
-        self.udp_target.insert(name.to_string(), addr);
-        Ok(addr)
+    /// Where "the target" is for UDP actors.
+    async fn udp_target_for(&mut self, _name: &str) -> Result<SocketAddr, Failure> {
+        self.shared.target_addr.ok_or_else(no_target)
     }
 
     /// Checks `from` against a datagram's sender.
@@ -991,7 +981,13 @@ impl<'s, 'a> Session<'s, 'a> {
         let sock = UdpActor::bind(addr)
             .await
             .map_err(|e| Failure::msg(format!("could not bind {addr}: {e}")))?;
+        let mut sock = sock;
         let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+        if let (Some(link), Some(target)) = (&self.shared.link, self.shared.target_addr)
+            && let Some(dl) = link.datagram(&format!("{}{name}", self.flow_prefix), target)
+        {
+            sock.attach_link(dl);
+        }
         self.vars.insert(format!("{name}.port"), port.to_string());
         self.actors.insert(name.into(), Actor::Udp(sock));
         Ok(())

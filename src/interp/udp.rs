@@ -7,11 +7,13 @@ whoever spoke last — the way a UDP server learns its client's address.
 */
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
+use super::link::{DatagramLink, Decision};
 use crate::transcript::{Failure, show_bytes};
 
 /// Largest datagram received (the UDP maximum payload over IPv4).
@@ -19,9 +21,11 @@ pub const MAX_DATAGRAM: usize = 65_535;
 
 /// A UDP socket owned by an actor.
 pub struct UdpActor {
-    sock: UdpSocket,
+    sock: Arc<UdpSocket>,
     last_sender: Option<SocketAddr>,
     buf: Vec<u8>,
+    /// The impairing link on this actor's traffic with the target, if any.
+    link: Option<Box<DatagramLink>>,
 }
 
 impl UdpActor {
@@ -29,10 +33,24 @@ impl UdpActor {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<UdpActor> {
         let sock = UdpSocket::bind(addr).await?;
         Ok(UdpActor {
-            sock,
+            sock: Arc::new(sock),
             last_sender: None,
             buf: vec![0; MAX_DATAGRAM + 1],
+            link: None,
         })
+    }
+
+    /// Puts the link between this actor and the target.
+    pub fn attach_link(&mut self, link: DatagramLink) {
+        self.link = Some(Box::new(link));
+    }
+
+    /// The link's decisions since the last call.
+    pub fn take_decisions(&mut self) -> Vec<Decision> {
+        self.link
+            .as_mut()
+            .map(|l| l.take_decisions())
+            .unwrap_or_default()
     }
 
     /// The bound address.
@@ -40,8 +58,14 @@ impl UdpActor {
         self.sock.local_addr()
     }
 
-    /// Sends one datagram to `to`.
-    pub async fn send_to(&self, data: &[u8], to: SocketAddr) -> Result<(), Failure> {
+    /// Sends one datagram to `to` (through the link when `to` is the target).
+    pub async fn send_to(&mut self, data: &[u8], to: SocketAddr) -> Result<(), Failure> {
+        if let Some(link) = self.link.as_mut().filter(|l| l.target() == to) {
+            return link
+                .send(&self.sock, data)
+                .await
+                .map_err(|e| Failure::msg(format!("could not send the datagram: {e}")));
+        }
         match self.sock.send_to(data, to).await {
             Ok(n) if n == data.len() => Ok(()),
             Ok(n) => Err(Failure::msg(format!(
@@ -53,7 +77,7 @@ impl UdpActor {
     }
 
     /// Sends one datagram to the sender of the last datagram received.
-    pub async fn reply(&self, data: &[u8]) -> Result<(), Failure> {
+    pub async fn reply(&mut self, data: &[u8]) -> Result<(), Failure> {
         let Some(to) = self.last_sender else {
             return Err(Failure::msg(
                 "nothing was received yet, so there is no sender to reply to",
@@ -68,31 +92,43 @@ impl UdpActor {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(Vec<u8>, SocketAddr), Failure> {
-        match tokio::time::timeout_at(deadline, self.sock.recv_from(&mut self.buf)).await {
-            Err(_) => Err(Failure::msg(format!(
+        match self.next(deadline).await {
+            Ok(None) => Err(Failure::msg(format!(
                 "no datagram arrived within {}",
                 humantime::format_duration(timeout)
             ))),
-            Ok(Err(e)) => Err(Failure::msg(format!("receive failed: {e}"))),
-            Ok(Ok((n, from))) => {
+            Err(e) => Err(Failure::msg(format!("receive failed: {e}"))),
+            Ok(Some((data, from))) => {
                 self.last_sender = Some(from);
-                Ok((self.buf[..n].to_vec(), from))
+                Ok((data, from))
             }
+        }
+    }
+
+    /// The next datagram delivered by `deadline` (after the link's decisions).
+    async fn next(&mut self, deadline: Instant) -> std::io::Result<Option<(Vec<u8>, SocketAddr)>> {
+        if let Some(link) = self.link.as_mut() {
+            return link.recv(&self.sock, &mut self.buf, deadline).await;
+        }
+        match tokio::time::timeout_at(deadline, self.sock.recv_from(&mut self.buf)).await {
+            Err(_) => Ok(None),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((n, from))) => Ok(Some((self.buf[..n].to_vec(), from))),
         }
     }
 
     /// No datagram arrives for `span`.
     pub async fn silence(&mut self, span: Duration) -> Result<(), Failure> {
         let deadline = Instant::now() + span;
-        match tokio::time::timeout_at(deadline, self.sock.recv_from(&mut self.buf)).await {
-            Err(_) => Ok(()),
-            Ok(Err(e)) => Err(Failure::msg(format!("receive failed: {e}"))),
-            Ok(Ok((n, from))) => {
+        match self.next(deadline).await {
+            Ok(None) => Ok(()),
+            Err(e) => Err(Failure::msg(format!("receive failed: {e}"))),
+            Ok(Some((data, from))) => {
                 self.last_sender = Some(from);
                 Err(Failure::diff(
                     "expected silence, but a datagram arrived",
                     "nothing",
-                    show_bytes(&self.buf[..n]),
+                    show_bytes(&data),
                 ))
             }
         }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netdrill::interp::link::{Direction, Link, decide};
+use netdrill::interp::udp::UdpActor;
 use netdrill::scenario::model::{LinkDirection, LinkSpec};
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -117,23 +118,6 @@ async fn udp_echo() -> (SocketAddr, Arc<Mutex<Vec<SocketAddr>>>) {
     (addr, seen)
 }
 
-async fn client(to: SocketAddr) -> UdpSocket {
-    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind client");
-    sock.connect(to).await.expect("connect");
-    sock
-}
-
-/// The next datagram within `wait`, if any.
-async fn recv_within(sock: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; 65_535];
-    match timeout(wait, sock.recv(&mut buf)).await {
-        Ok(Ok(n)) => Some(buf[..n].to_vec()),
-        _ => None,
-    }
-}
-
 fn link_to(to_target: LinkDirection, from_target: LinkDirection, seed: u64) -> Link {
     Link::new(
         &LinkSpec {
@@ -145,8 +129,31 @@ fn link_to(to_target: LinkDirection, from_target: LinkDirection, seed: u64) -> L
     )
 }
 
-fn whats(link: &Link) -> Vec<(String, Direction, u64, String)> {
-    link.decisions()
+/// A UDP actor on 127.0.0.1:0 whose traffic with `target` goes through the link.
+async fn linked(target: SocketAddr, to: LinkDirection, from: LinkDirection, seed: u64) -> UdpActor {
+    let mut actor = UdpActor::bind((Ipv4Addr::LOCALHOST, 0).into())
+        .await
+        .expect("bind actor");
+    let link = link_to(to, from, seed)
+        .datagram("c", target)
+        .expect("an impairing link");
+    actor.attach_link(link);
+    actor
+}
+
+async fn send(actor: &mut UdpActor, to: SocketAddr, data: &[u8]) {
+    actor.send_to(data, to).await.expect("send");
+}
+
+/// The next datagram delivered within `wait`, if any.
+async fn recv_within(actor: &mut UdpActor, wait: Duration) -> Option<Vec<u8>> {
+    let deadline = tokio::time::Instant::now() + wait;
+    actor.recv(deadline, wait).await.ok().map(|(data, _)| data)
+}
+
+fn whats(actor: &mut UdpActor) -> Vec<(String, Direction, u64, String)> {
+    actor
+        .take_decisions()
         .into_iter()
         .map(|d| (d.flow, d.direction, d.seq, d.what))
         .collect()
@@ -154,26 +161,25 @@ fn whats(link: &Link) -> Vec<(String, Direction, u64, String)> {
 
 #[tokio::test]
 async fn udp_listed_drop_loses_exactly_that_datagram() {
-    let (echo, _) = udp_echo().await;
+    let (echo, seen) = udp_echo().await;
     let dir = LinkDirection {
         drop: vec![2],
         ..LinkDirection::default()
     };
-    let link = link_to(dir, LinkDirection::default(), 1);
-    let via = link.udp_flow("c", echo).await.expect("udp_flow");
-    let sock = client(via).await;
+    let mut a = linked(echo, dir, LinkDirection::default(), 1).await;
     for (i, msg) in [&b"one"[..], b"two", b"three"].into_iter().enumerate() {
-        sock.send(msg).await.expect("send");
+        send(&mut a, echo, msg).await;
         let wait = if i == 1 { QUIET } else { WAIT };
-        let got = recv_within(&sock, wait).await;
+        let got = recv_within(&mut a, wait).await;
         if i == 1 {
             assert_eq!(got, None, "the 2nd datagram must be lost");
         } else {
             assert_eq!(got.as_deref(), Some(msg));
         }
     }
+    assert_eq!(seen.lock().expect("seen").len(), 2, "the target got two");
     assert_eq!(
-        whats(&link),
+        whats(&mut a),
         vec![(
             "c".into(),
             Direction::ToTarget,
@@ -185,55 +191,77 @@ async fn udp_listed_drop_loses_exactly_that_datagram() {
 
 #[tokio::test]
 async fn udp_duplicate_arrives_twice() {
-    let (echo, _) = udp_echo().await;
-    let link = link_to(probs(0.0, 1.0, 0.0), LinkDirection::default(), 2);
-    let via = link.udp_flow("c", echo).await.expect("udp_flow");
-    let sock = client(via).await;
-    sock.send(b"twice").await.expect("send");
+    let (echo, seen) = udp_echo().await;
+    let mut a = linked(echo, probs(0.0, 1.0, 0.0), LinkDirection::default(), 2).await;
+    send(&mut a, echo, b"twice").await;
     assert_eq!(
-        recv_within(&sock, WAIT).await.as_deref(),
+        recv_within(&mut a, WAIT).await.as_deref(),
         Some(&b"twice"[..])
     );
     assert_eq!(
-        recv_within(&sock, WAIT).await.as_deref(),
+        recv_within(&mut a, WAIT).await.as_deref(),
         Some(&b"twice"[..])
     );
-    assert_eq!(recv_within(&sock, QUIET).await, None);
+    assert_eq!(recv_within(&mut a, QUIET).await, None);
     assert_eq!(
-        whats(&link),
+        seen.lock().expect("seen").len(),
+        2,
+        "the target got it twice"
+    );
+    assert_eq!(
+        whats(&mut a),
         vec![("c".into(), Direction::ToTarget, 1, "duplicated".into())]
     );
 }
 
+#[tokio::test]
+async fn udp_duplicate_from_target_is_delivered_twice() {
+    let (echo, seen) = udp_echo().await;
+    let mut a = linked(echo, LinkDirection::default(), probs(0.0, 1.0, 0.0), 2).await;
+    send(&mut a, echo, b"once").await;
+    assert_eq!(
+        recv_within(&mut a, WAIT).await.as_deref(),
+        Some(&b"once"[..])
+    );
+    assert_eq!(
+        recv_within(&mut a, WAIT).await.as_deref(),
+        Some(&b"once"[..])
+    );
+    assert_eq!(recv_within(&mut a, QUIET).await, None);
+    assert_eq!(
+        seen.lock().expect("seen").len(),
+        1,
+        "the target got it once"
+    );
+}
+
 /// A seed under which, with `reorder = 0.5`, datagram 1 of flow "c" is held and 2 is not.
-fn seed_holding_first(dir: &LinkDirection) -> u64 {
+fn seed_holding_first(dir: &LinkDirection, direction: Direction) -> u64 {
     (0..10_000)
         .find(|&seed| {
-            decide(dir, seed, "c", Direction::ToTarget, 1).hold
-                && !decide(dir, seed, "c", Direction::ToTarget, 2).hold
+            decide(dir, seed, "c", direction, 1).hold && !decide(dir, seed, "c", direction, 2).hold
         })
         .expect("such a seed among the first 10,000")
 }
 
 #[tokio::test]
 async fn udp_held_back_arrives_after_the_next() {
-    let (echo, _) = udp_echo().await;
+    let (echo, seen) = udp_echo().await;
     let dir = probs(0.0, 0.0, 0.5);
-    let seed = seed_holding_first(&dir);
-    let link = link_to(dir, LinkDirection::default(), seed);
-    let via = link.udp_flow("c", echo).await.expect("udp_flow");
-    let sock = client(via).await;
-    sock.send(b"first").await.expect("send");
-    sock.send(b"second").await.expect("send");
+    let seed = seed_holding_first(&dir, Direction::ToTarget);
+    let mut a = linked(echo, dir, LinkDirection::default(), seed).await;
+    send(&mut a, echo, b"first").await;
+    send(&mut a, echo, b"second").await;
     assert_eq!(
-        recv_within(&sock, WAIT).await.as_deref(),
+        recv_within(&mut a, WAIT).await.as_deref(),
         Some(&b"second"[..])
     );
     assert_eq!(
-        recv_within(&sock, WAIT).await.as_deref(),
+        recv_within(&mut a, WAIT).await.as_deref(),
         Some(&b"first"[..])
     );
-    let decisions = whats(&link);
+    assert_eq!(seen.lock().expect("seen").len(), 2);
+    let decisions = whats(&mut a);
     assert_eq!(
         decisions.first(),
         Some(&("c".into(), Direction::ToTarget, 1, "held back".into()))
@@ -242,18 +270,41 @@ async fn udp_held_back_arrives_after_the_next() {
 }
 
 #[tokio::test]
-async fn udp_held_back_alone_is_released() {
+async fn udp_held_back_from_target_is_delivered_after_the_next() {
     let (echo, _) = udp_echo().await;
     let dir = probs(0.0, 0.0, 0.5);
-    let seed = seed_holding_first(&dir);
-    let link = link_to(dir, LinkDirection::default(), seed);
-    let via = link.udp_flow("c", echo).await.expect("udp_flow");
-    let sock = client(via).await;
-    sock.send(b"lonely").await.expect("send");
+    let seed = seed_holding_first(&dir, Direction::FromTarget);
+    let mut a = linked(echo, LinkDirection::default(), dir, seed).await;
+    send(&mut a, echo, b"first").await;
+    send(&mut a, echo, b"second").await;
     assert_eq!(
-        recv_within(&sock, WAIT).await.as_deref(),
-        Some(&b"lonely"[..])
+        recv_within(&mut a, WAIT).await.as_deref(),
+        Some(&b"second"[..])
     );
+    assert_eq!(
+        recv_within(&mut a, WAIT).await.as_deref(),
+        Some(&b"first"[..])
+    );
+}
+
+#[tokio::test]
+async fn udp_held_back_alone_is_released() {
+    let (echo, _) = udp_echo().await;
+    for direction in [Direction::ToTarget, Direction::FromTarget] {
+        let dir = probs(0.0, 0.0, 0.5);
+        let seed = seed_holding_first(&dir, direction);
+        let (to, from) = match direction {
+            Direction::ToTarget => (dir, LinkDirection::default()),
+            Direction::FromTarget => (LinkDirection::default(), dir),
+        };
+        let mut a = linked(echo, to, from, seed).await;
+        send(&mut a, echo, b"lonely").await;
+        assert_eq!(
+            recv_within(&mut a, WAIT).await.as_deref(),
+            Some(&b"lonely"[..]),
+            "{direction}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -263,16 +314,14 @@ async fn udp_from_target_drop() {
         drop: vec![1],
         ..LinkDirection::default()
     };
-    let link = link_to(LinkDirection::default(), dir, 3);
-    let via = link.udp_flow("c", echo).await.expect("udp_flow");
-    let sock = client(via).await;
-    sock.send(b"a").await.expect("send");
-    assert_eq!(recv_within(&sock, QUIET).await, None);
-    sock.send(b"b").await.expect("send");
-    assert_eq!(recv_within(&sock, WAIT).await.as_deref(), Some(&b"b"[..]));
+    let mut a = linked(echo, LinkDirection::default(), dir, 3).await;
+    send(&mut a, echo, b"a").await;
+    assert_eq!(recv_within(&mut a, QUIET).await, None);
+    send(&mut a, echo, b"b").await;
+    assert_eq!(recv_within(&mut a, WAIT).await.as_deref(), Some(&b"b"[..]));
     assert_eq!(seen.lock().expect("seen").len(), 2, "the target got both");
     assert_eq!(
-        whats(&link),
+        whats(&mut a),
         vec![(
             "c".into(),
             Direction::FromTarget,
@@ -283,47 +332,60 @@ async fn udp_from_target_drop() {
 }
 
 #[tokio::test]
-async fn udp_delay_is_recorded_and_delivered() {
+async fn udp_delay_is_recorded_and_delivered_in_order() {
     let (echo, _) = udp_echo().await;
     let dir = LinkDirection {
         delay: Duration::from_millis(20),
         ..LinkDirection::default()
     };
-    let link = link_to(dir, LinkDirection::default(), 4);
-    let via = link.udp_flow("c", echo).await.expect("udp_flow");
-    let sock = client(via).await;
-    for msg in [&b"x"[..], b"y", b"z"] {
-        sock.send(msg).await.expect("send");
+    for (to, from) in [
+        (dir.clone(), LinkDirection::default()),
+        (LinkDirection::default(), dir.clone()),
+    ] {
+        let mut a = linked(echo, to, from, 4).await;
+        for msg in [&b"x"[..], b"y", b"z"] {
+            send(&mut a, echo, msg).await;
+        }
+        for msg in [&b"x"[..], b"y", b"z"] {
+            assert_eq!(recv_within(&mut a, WAIT).await.as_deref(), Some(msg));
+        }
+        let decisions = whats(&mut a);
+        assert_eq!(decisions.len(), 3);
+        assert!(
+            decisions.iter().all(|d| d.3 == "delayed 20ms"),
+            "{decisions:?}"
+        );
     }
-    for msg in [&b"x"[..], b"y", b"z"] {
-        assert_eq!(recv_within(&sock, WAIT).await.as_deref(), Some(msg));
-    }
-    let decisions = whats(&link);
-    assert_eq!(decisions.len(), 3);
-    assert!(
-        decisions.iter().all(|d| d.3 == "delayed 20ms"),
-        "{decisions:?}"
-    );
 }
 
 #[tokio::test]
-async fn udp_flows_have_distinct_sources() {
-    let (echo, seen) = udp_echo().await;
+async fn udp_silence_ignores_what_the_link_drops() {
+    let (echo, _) = udp_echo().await;
+    let dir = LinkDirection {
+        drop: vec![1],
+        ..LinkDirection::default()
+    };
+    let mut a = linked(echo, LinkDirection::default(), dir, 3).await;
+    send(&mut a, echo, b"lost").await;
+    a.silence(QUIET)
+        .await
+        .expect("the dropped answer is never seen");
+}
+
+#[tokio::test]
+async fn no_impairment_means_no_datagram_link() {
+    let (echo, _) = udp_echo().await;
     let link = link_to(probs(0.0, 0.0, 0.0), LinkDirection::default(), 5);
-    let a = client(link.udp_flow("a", echo).await.expect("flow a")).await;
-    let b = client(link.udp_flow("b", echo).await.expect("flow b")).await;
-    a.send(b"from a").await.expect("send");
-    assert_eq!(recv_within(&a, WAIT).await.as_deref(), Some(&b"from a"[..]));
-    b.send(b"from b").await.expect("send");
-    assert_eq!(recv_within(&b, WAIT).await.as_deref(), Some(&b"from b"[..]));
-    let seen = seen.lock().expect("seen").clone();
-    assert_eq!(seen.len(), 2);
-    assert_ne!(seen[0], seen[1]);
-    assert!(
-        link.udp_flow("a", echo).await.is_err(),
-        "a flow name is taken once"
+    assert!(link.datagram("a", echo).is_none());
+    let tcp_only = link_to(
+        LinkDirection {
+            slice: Some(3),
+            ..LinkDirection::default()
+        },
+        LinkDirection::default(),
+        5,
     );
-    assert!(link.decisions().is_empty());
+    assert!(tcp_only.datagram("a", echo).is_none());
 }
 
 #[tokio::test]
@@ -334,36 +396,42 @@ async fn udp_decisions_do_not_depend_on_other_flows() {
         let dir = dir.clone();
         async move {
             let link = link_to(dir.clone(), LinkDirection::default(), 11);
-            let a = client(link.udp_flow("a", echo).await.expect("flow a")).await;
-            let other = if with_other {
-                Some(client(link.udp_flow("b", echo).await.expect("flow b")).await)
+            let mut a = UdpActor::bind((Ipv4Addr::LOCALHOST, 0).into())
+                .await
+                .expect("bind");
+            a.attach_link(link.datagram("a", echo).expect("link a"));
+            let mut other = if with_other {
+                let mut b = UdpActor::bind((Ipv4Addr::LOCALHOST, 0).into())
+                    .await
+                    .expect("bind");
+                b.attach_link(link.datagram("b", echo).expect("link b"));
+                Some(b)
             } else {
                 None
             };
             for i in 0..20u8 {
-                a.send(&[i]).await.expect("send");
-                if let Some(o) = &other {
-                    o.send(&[i]).await.expect("send");
+                send(&mut a, echo, &[i]).await;
+                if let Some(o) = other.as_mut() {
+                    send(o, echo, &[i]).await;
                 }
             }
-            // Wait until every decision of "a" is in.
-            let deadline = tokio::time::Instant::now() + WAIT;
-            loop {
-                let d = link.decisions();
-                let lost_a = d.iter().filter(|d| d.flow == "a").count();
-                let expected = (1..=20)
-                    .filter(|&s| decide(&dir, 11, "a", Direction::ToTarget, s).drop)
-                    .count();
-                if lost_a == expected || tokio::time::Instant::now() > deadline {
-                    return d.into_iter().filter(|d| d.flow == "a").collect::<Vec<_>>();
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            a.take_decisions()
         }
     };
     let alone = run(false).await;
+    let expected = (1..=20)
+        .filter(|&s| decide(&dir, 11, "a", Direction::ToTarget, s).drop)
+        .count();
+    assert_eq!(alone.len(), expected);
     assert!(!alone.is_empty());
     assert_eq!(alone, run(true).await);
+}
+
+fn tcp_whats(link: &Link) -> Vec<(String, Direction, u64, String)> {
+    link.decisions()
+        .into_iter()
+        .map(|d| (d.flow, d.direction, d.seq, d.what))
+        .collect()
 }
 
 /// A TCP server on 127.0.0.1:0 running `serve` on its one connection.
@@ -413,7 +481,7 @@ async fn tcp_slice_writes_small_pieces_intact() {
     assert_eq!(got, b"0123456789");
     assert!(link.tcp_writes() >= 4, "{} writes", link.tcp_writes());
     assert_eq!(
-        whats(&link),
+        tcp_whats(&link),
         vec![(
             "t".into(),
             Direction::ToTarget,
@@ -528,7 +596,7 @@ async fn shutdown_stops_the_relays() {
     let link = link_to(LinkDirection::default(), LinkDirection::default(), 0);
     let tcp = link.tcp_flow("t", echo).await.expect("tcp_flow");
     link.shutdown();
-    assert!(link.udp_flow("u", echo).await.is_err());
+    assert!(link.tcp_flow("u", echo).await.is_err());
     // The listener goes away with its task: connecting is refused soon.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {

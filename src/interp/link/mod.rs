@@ -4,23 +4,16 @@ traffic deterministically (contract §1.5, `[link]`).
 
 - [`decide`](mod@decide): what happens to one datagram, a pure function of
   (seed, flow, direction, seq).
-- `udp`: one relay per UDP flow (actor): a front socket the actor talks to, a back
-  socket the target sees; datagrams are dropped, duplicated, held back or delayed.
+- [`datagram`]: UDP, applied in-process on each actor's own socket: datagrams are
+  dropped, duplicated, held back or delayed where they cross it, with no extra hop.
 - `tcp`: one relay per TCP connection: `delay` and `slice`, with half-close and reset
   passed through.
 
 # Use
-```no_run
-# async fn demo(spec: &netdrill::scenario::model::LinkSpec, target: std::net::SocketAddr)
-# -> std::io::Result<()> {
-use netdrill::interp::link::Link;
-let link = Link::new(spec, 7);
-let via = link.udp_flow("client", target).await?; // the actor sends to `via`
-// … run the steps …
-for d in link.decisions() { println!("{} {} #{}: {}", d.direction, d.flow, d.seq, d.what); }
-link.shutdown();
-# Ok(()) }
-```
+The engine makes one [`Link`] per run. A UDP actor that talks to the target gets a
+[`DatagramLink`] from [`Link::datagram`] and sends and receives through it; a TCP
+connect to the target goes to [`Link::tcp_flow`]'s address. UDP decisions are taken
+from each actor after every step; TCP ones from [`Link::decisions`] at the end.
 
 # Semantics worth knowing
 - A held-back (reordered) datagram is forwarded right after the next datagram of the
@@ -41,18 +34,17 @@ link.shutdown();
   replaced by `further decisions not listed`.
 
 # Performance
-A direction with no impairment is one task running a plain recv → send loop over one
-buffer (no RNG, timers or allocation). The relay still doubles the socket hops of a
-round trip (actor → front → back → target and back), so `cargo bench --bench link`
-measures about 1.2–1.8× the direct round-trip time on a loaded 2-core machine
-(about 2× on a current-thread runtime, where every hop costs the same syscalls).
+UDP costs no extra socket hop: with no impairment in a direction, a datagram goes
+straight to the socket; `cargo bench --bench link` compares round trips through a
+linked actor with direct ones. TCP goes through a relay (two more hops), which only
+matters for `delay` and `slice`, where the relay's pace is the point.
 */
 
+pub mod datagram;
 pub mod decide;
 mod tcp;
-mod udp;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -64,6 +56,7 @@ use tokio::task::AbortHandle;
 use crate::scenario::model::{LinkDirection, LinkSpec};
 use crate::transcript::Entry;
 
+pub use datagram::DatagramLink;
 pub use decide::{Decider, Direction, Verdict, decide};
 
 /// How long a held-back datagram waits for a next one before it is released anyway.
@@ -115,7 +108,6 @@ pub struct Link {
 struct Shared {
     log: Mutex<Vec<Decision>>,
     tasks: Mutex<Vec<AbortHandle>>,
-    udp_flows: Mutex<HashSet<String>>,
     tcp_connections: Mutex<HashMap<String, u64>>,
     tcp_writes: AtomicU64,
     closed: AtomicBool,
@@ -199,25 +191,12 @@ impl Link {
         }
     }
 
-    /// UDP: starts the relay of one flow (one actor) and returns the address the actor
-    /// sends to (a front socket on 127.0.0.1). Datagrams from the actor are decided
-    /// ([`Direction::ToTarget`]) and forwarded to `target` from a back socket of the
-    /// flow's own, so the target sees one source address per flow; datagrams the target
-    /// sends to that back socket are decided ([`Direction::FromTarget`]) and forwarded
-    /// from the front socket to the address the actor last sent from.
-    ///
-    /// Fails with [`io::ErrorKind::AlreadyExists`] when the flow already has a relay.
-    pub async fn udp_flow(&self, flow: &str, target: SocketAddr) -> io::Result<SocketAddr> {
-        if self.shared.closed.load(Ordering::SeqCst) {
-            return Err(shut_down());
-        }
-        if !lock(&self.shared.udp_flows).insert(flow.to_string()) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("the link already relays UDP flow {flow:?}"),
-            ));
-        }
-        udp::start(self, flow, target).await
+    /// UDP: the link of one flow (one actor's traffic with `target`), or `None` when
+    /// neither direction impairs datagrams.
+    pub fn datagram(&self, flow: &str, target: SocketAddr) -> Option<DatagramLink> {
+        let (to, from) = (&self.spec.to_target, &self.spec.from_target);
+        (datagram::impairs_datagrams(to) || datagram::impairs_datagrams(from))
+            .then(|| DatagramLink::new(flow, target, to, from, self.seed))
     }
 
     /// TCP: listens on 127.0.0.1 for one connection of this flow and returns the
