@@ -104,7 +104,7 @@ enum Actor {
     Tcp(TcpActor),
     Listener(TcpListener),
     Udp(UdpActor),
-    Process(ChildGroup),
+    Process(Box<ChildGroup>),
 }
 
 /// What every session of a run shares.
@@ -731,7 +731,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 };
                 let child = ChildGroup::spawn(&line, &self.shared.cwd, &[])
                     .map_err(|e| Failure::msg(format!("could not start `{line}`: {e}")))?;
-                self.actors.insert(name.into(), Actor::Process(child));
+                self.actors.insert(name.into(), Actor::Process(Box::new(child)));
                 Ok(None)
             }
             Action::Stdin(text) => {
