@@ -63,7 +63,7 @@ fn every_example_passes_and_its_transcript_is_pinned() {
             prepend_module_to_snapshot => false,
             omit_expression => true,
         }, {
-            insta::assert_snapshot!(result.transcript.render());
+            insta::assert_snapshot!("transcript", result.transcript.render());
         });
     });
 }
