@@ -248,7 +248,8 @@ pub fn string_span(src: &str, v: &RawValue<'_>, at: usize, len: usize) -> Source
     }
 }
 
-/// The 1-based line of byte `offset` of `src`.
+/// The 1-based line of byte `offset` of `src` (a scan: for one lookup; use
+/// [`LineIndex`] for many).
 pub fn line_of(src: &str, offset: usize) -> usize {
     let end = offset.min(src.len());
     src.as_bytes()[..end]
@@ -256,6 +257,28 @@ pub fn line_of(src: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// The offsets of a text's newlines, for fast line lookups.
+#[derive(Debug, Clone)]
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    /// Indexes `src`.
+    pub fn new(src: &str) -> LineIndex {
+        LineIndex(
+            src.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -509,6 +532,15 @@ mod tests {
         let v = first_value(src);
         let s = string_span(src, &v, 2, 5);
         assert_eq!(&src[s.offset()..s.offset() + s.len()], "{{x}}");
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let src = "a\nbc\n\nd";
+        let idx = LineIndex::new(src);
+        for off in 0..=src.len() + 2 {
+            assert_eq!(idx.line(off), line_of(src, off), "{off}");
+        }
     }
 
     #[test]

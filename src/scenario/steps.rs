@@ -214,6 +214,7 @@ pub struct Checker<'a> {
     /// Variables defined somewhere in the file (captures, ports), with the line:
     /// for "it is captured only on line N" help.
     later: BTreeMap<String, usize>,
+    lines: raw::LineIndex,
 }
 
 /// One key found in a step table.
@@ -228,6 +229,7 @@ impl<'a> Checker<'a> {
     /// A checker for a file.
     pub fn new(env: Env<'a>) -> Checker<'a> {
         Checker {
+            lines: raw::LineIndex::new(env.src),
             env,
             problems: Vec::new(),
             actors: BTreeMap::new(),
@@ -236,7 +238,7 @@ impl<'a> Checker<'a> {
     }
 
     fn line(&self, offset: usize) -> usize {
-        raw::line_of(self.env.src, offset)
+        self.lines.line(offset)
     }
 
     fn push(&mut self, p: Problem) {
