@@ -215,6 +215,7 @@ pub struct Checker<'a> {
     /// for "it is captured only on line N" help.
     later: BTreeMap<String, usize>,
     lines: raw::LineIndex,
+    regexes: values::RegexCache,
 }
 
 /// One key found in a step table.
@@ -234,6 +235,7 @@ impl<'a> Checker<'a> {
             problems: Vec::new(),
             actors: BTreeMap::new(),
             later: BTreeMap::new(),
+            regexes: values::RegexCache::new(),
         }
     }
 
@@ -1266,7 +1268,7 @@ impl<'a> Checker<'a> {
 
     fn pattern(&mut self, key: &str, v: &RawValue<'_>, scope: &Scope) -> Result<Pattern, Problem> {
         let s = raw::expect_str(key, v)?;
-        let p = values::pattern(self.env.src, key, v, s)?;
+        let p = values::pattern(self.env.src, key, v, s, &mut self.regexes)?;
         self.check_vars(v, s, scope)?;
         Ok(p)
     }
