@@ -106,7 +106,11 @@ pub fn expect_int_in(key: &str, v: &RawValue<'_>, min: i64, max: i64) -> Result<
             span(v),
             format!("`{key} = {n}` is out of range: it must be between {min} and {max}"),
             label,
-        ));
+        )
+        .help(format!(
+            "use a value from {min} to {max}, like `{key} = {}`",
+            n.clamp(min, max)
+        )));
     }
     Ok(n)
 }
