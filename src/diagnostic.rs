@@ -20,6 +20,9 @@ use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
 /// The largest scenario file the loader reads.
 pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
+/// The most problems one file reports (then one "… and N more").
+pub const MAX_PROBLEMS: usize = 100;
+
 /// One thing wrong in a scenario file, at one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -185,6 +188,19 @@ impl LoadError {
     pub fn invalid(path: PathBuf, source: &str, mut problems: Vec<Problem>) -> LoadError {
         problems.sort_by_key(|p| (p.span.offset(), p.span.len()));
         problems.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+        if problems.len() > MAX_PROBLEMS {
+            let rest = problems.len() - MAX_PROBLEMS;
+            let at = problems[MAX_PROBLEMS].span;
+            problems.truncate(MAX_PROBLEMS);
+            problems.push(
+                Problem::new(
+                    at,
+                    format!("… and {}, not shown", plural(rest, "more problem")),
+                    "and more from here",
+                )
+                .help("fix the problems above and check again"),
+            );
+        }
         LoadError::Invalid {
             src: NamedSource::new(path.display().to_string(), source.to_string()),
             path,

@@ -106,7 +106,11 @@ pub fn expect_int_in(key: &str, v: &RawValue<'_>, min: i64, max: i64) -> Result<
             span(v),
             format!("`{key} = {n}` is out of range: it must be between {min} and {max}"),
             label,
-        ));
+        )
+        .help(format!(
+            "use a value from {min} to {max}, like `{key} = {}`",
+            n.clamp(min, max)
+        )));
     }
     Ok(n)
 }
@@ -248,7 +252,8 @@ pub fn string_span(src: &str, v: &RawValue<'_>, at: usize, len: usize) -> Source
     }
 }
 
-/// The 1-based line of byte `offset` of `src`.
+/// The 1-based line of byte `offset` of `src` (a scan: for one lookup; use
+/// [`LineIndex`] for many).
 pub fn line_of(src: &str, offset: usize) -> usize {
     let end = offset.min(src.len());
     src.as_bytes()[..end]
@@ -256,6 +261,28 @@ pub fn line_of(src: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// The offsets of a text's newlines, for fast line lookups.
+#[derive(Debug, Clone)]
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    /// Indexes `src`.
+    pub fn new(src: &str) -> LineIndex {
+        LineIndex(
+            src.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -509,6 +536,15 @@ mod tests {
         let v = first_value(src);
         let s = string_span(src, &v, 2, 5);
         assert_eq!(&src[s.offset()..s.offset() + s.len()], "{{x}}");
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let src = "a\nbc\n\nd";
+        let idx = LineIndex::new(src);
+        for off in 0..=src.len() + 2 {
+            assert_eq!(idx.line(off), line_of(src, off), "{off}");
+        }
     }
 
     #[test]

@@ -213,7 +213,9 @@ pub struct Checker<'a> {
     pub actors: BTreeMap<String, ActorKind>,
     /// Variables defined somewhere in the file (captures, ports), with the line:
     /// for "it is captured only on line N" help.
-    later: BTreeMap<String, usize>,
+    later: BTreeMap<String, Vec<usize>>,
+    lines: raw::LineIndex,
+    regexes: values::RegexCache,
 }
 
 /// One key found in a step table.
@@ -228,15 +230,17 @@ impl<'a> Checker<'a> {
     /// A checker for a file.
     pub fn new(env: Env<'a>) -> Checker<'a> {
         Checker {
+            lines: raw::LineIndex::new(env.src),
             env,
             problems: Vec::new(),
             actors: BTreeMap::new(),
             later: BTreeMap::new(),
+            regexes: values::RegexCache::new(),
         }
     }
 
     fn line(&self, offset: usize) -> usize {
-        raw::line_of(self.env.src, offset)
+        self.lines.line(offset)
     }
 
     fn push(&mut self, p: Problem) {
@@ -262,11 +266,14 @@ impl<'a> Checker<'a> {
             let key: &str = k.get_ref();
             match (key, v.get_ref()) {
                 ("capture", raw::DeValue::String(s)) => {
-                    self.later.entry(s.to_string()).or_insert(line);
+                    self.later.entry(s.to_string()).or_default().push(line);
                 }
                 ("listen" | "bind" | "send" | "send_hex", _) => {
                     let name = actor.unwrap_or("client");
-                    self.later.entry(format!("{name}.port")).or_insert(line);
+                    self.later
+                        .entry(format!("{name}.port"))
+                        .or_default()
+                        .push(line);
                 }
                 ("steps", _) => self.prescan(v),
                 (_, raw::DeValue::Table(inner)) if actor.is_none() => {
@@ -1264,7 +1271,7 @@ impl<'a> Checker<'a> {
 
     fn pattern(&mut self, key: &str, v: &RawValue<'_>, scope: &Scope) -> Result<Pattern, Problem> {
         let s = raw::expect_str(key, v)?;
-        let p = values::pattern(self.env.src, key, v, s)?;
+        let p = values::pattern(self.env.src, key, v, s, &mut self.regexes)?;
         self.check_vars(v, s, scope)?;
         Ok(p)
     }
@@ -1278,16 +1285,29 @@ impl<'a> Checker<'a> {
                 continue;
             }
             let at = raw::string_span(self.env.src, v, ph.at, ph.len);
-            let help = if let Some(line) = self.later.get(&ph.name) {
-                let what = if ph.name.ends_with(".port") {
-                    "gets its port"
-                } else {
-                    "is captured"
+            let here = self.line(v.span().start);
+            // The first definition after this step, or else the last one before it.
+            let defined = self.later.get(&ph.name).and_then(|lines| {
+                lines
+                    .iter()
+                    .copied()
+                    .find(|&l| l > here)
+                    .or(lines.last().copied())
+            });
+            let help = if let Some(line) = defined {
+                let (who, what) = match ph.name.strip_suffix(".port") {
+                    Some(actor) => (actor.to_string(), "gets its port"),
+                    None => (ph.name.clone(), "is captured"),
                 };
-                format!(
-                    "`{}` {what} only on line {line}, after this step: move this step after it",
-                    ph.name
-                )
+                if line < here {
+                    format!(
+                        "`{who}` {what} on line {line}, inside a `parallel` block: what happens there is visible only inside it"
+                    )
+                } else {
+                    format!(
+                        "`{who}` {what} only on line {line}, after this step: move this step after it"
+                    )
+                }
             } else if let Some(near) = closest(&ph.name, scope.vars.iter().map(String::as_str)) {
                 format!(
                     "did you mean `{{{{{near}}}}}`? Otherwise define it in [vars], or capture it in an earlier step with `capture = \"{}\"`",

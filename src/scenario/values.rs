@@ -4,6 +4,7 @@ strings and addresses. Each returns the typed value or a [`Problem`] pointing at
 exact place in the string when it can.
 */
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::model::{Pattern, Template};
@@ -59,16 +60,32 @@ pub fn template(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Te
     })
 }
 
+/// Compiled regexes by pattern text: a file often repeats a pattern, and compiling is
+/// most of the cost of checking a file.
+pub type RegexCache = HashMap<String, regex::Regex>;
+
 /// Parses and checks a regex value. With placeholders, checks it with each replaced by
 /// `x` and leaves it uncompiled.
-pub fn pattern(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Pattern, Problem> {
+pub fn pattern(
+    src: &str,
+    key: &str,
+    v: &RawValue<'_>,
+    text: &str,
+    cache: &mut RegexCache,
+) -> Result<Pattern, Problem> {
     let t = template(src, key, v, text)?;
     let probe = if t.is_literal() {
         text.to_string()
     } else {
         t.render(|_| Some("x".to_string())).unwrap_or_default()
     };
-    match regex::Regex::new(&probe) {
+    let compiled = match cache.get(&probe) {
+        Some(re) => Ok(re.clone()),
+        None => regex::Regex::new(&probe).inspect(|re| {
+            cache.insert(probe.clone(), re.clone());
+        }),
+    };
+    match compiled {
         Ok(re) => Ok(Pattern {
             compiled: t.is_literal().then_some(re),
             template: t,

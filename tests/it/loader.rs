@@ -172,6 +172,11 @@ fn each_invalid_file_says_what_is_wrong() {
             7,
         ),
         ("connect-to-non-listener.toml", "not a TCP listener", 3),
+        (
+            "capture-outside-parallel.toml",
+            "`{{id}}` is never defined",
+            9,
+        ),
     ];
     for (file, message, line) in cases {
         let err = invalid(file);
