@@ -82,8 +82,14 @@ fn flood_memory() {
     // ru_maxrss is in KiB on Linux; it is the largest of the children waited for so
     // far, which here is netdrill (the benchmark ran only small ones before).
     println!("a target flooding without end, against recv_until:");
-    println!("  verdict after {:.1} s (failed: step buffer cap hit)", elapsed.as_secs_f64());
-    println!("  netdrill peak RSS: {:.1} MiB", usage.max_rss() as f64 / 1024.0);
+    println!(
+        "  verdict after {:.1} s (failed: step buffer cap hit)",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  netdrill peak RSS: {:.1} MiB",
+        usage.max_rss() as f64 / 1024.0
+    );
 }
 
 fn main() {

@@ -221,15 +221,81 @@ pub fn plural(n: usize, word: &str) -> String {
 /// Renders a diagnostic as plain text (Unicode, no colour, width 100, no links): the
 /// same output for `check`, snapshots and run reports.
 pub fn render_plain(err: &dyn Diagnostic) -> String {
-    let handler =
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+    render(err, false)
+}
+
+/// Most source text (a label's lines and one line of context each side) the graphical
+/// handler is asked to draw; miette's drawing uses
+/// `u16` format widths and panics past 65,535 columns, so wider lines (a generated
+/// 1 MiB payload, say) are reported by the narratable handler instead.
+const MAX_DRAWN_LINE: usize = 4_096;
+
+/// Renders `err` (and its related diagnostics) with miette: graphically, in colour when
+/// `color`, or as plain narrated text when a label sits on a very long line.
+pub fn render(err: &dyn Diagnostic, color: bool) -> String {
+    let mut out = String::new();
+    let rendered = if drawable(err, None) {
+        let theme = if color {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        miette::GraphicalReportHandler::new_themed(theme)
             .with_width(100)
             .with_links(false)
-            .with_urls(false);
-    let mut out = String::new();
-    if handler.render_report(&mut out, err).is_err() {
+            .with_urls(false)
+            .render_report(&mut out, err)
+    } else {
+        miette::NarratableReportHandler::new()
+            .with_context_lines(0)
+            .render_report(&mut out, err)
+    };
+    if rendered.is_err() {
         // Rendering only fails on a broken source span; fall back to the message.
         out = format!("Error: {err}\n");
     }
     out
+}
+
+/// True when every label of `diag` and its related diagnostics lies on lines short
+/// enough to draw.
+fn drawable(diag: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) -> bool {
+    let source = diag.source_code().or(parent);
+    let labels_ok = match (source, diag.labels()) {
+        (Some(src), Some(mut labels)) => labels.all(|l| {
+            // One line of context each side, as the graphical handler shows.
+            src.read_span(l.inner(), 1, 1)
+                .map(|c| c.data().len() <= MAX_DRAWN_LINE)
+                .unwrap_or(true)
+        }),
+        _ => true,
+    };
+    labels_ok
+        && diag
+            .related()
+            .is_none_or(|mut r| r.all(|d| drawable(d, source)))
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    /// miette's graphical handler panics on lines over 65,535 columns; a problem next to
+    /// such a line (a generated payload) must still render.
+    #[test]
+    fn a_problem_beside_a_huge_line_renders_without_panicking() {
+        let big = "a".repeat(100_000);
+        let text = format!(
+            "name = \"x\"\ntags = [\"a\"\nsteps = [{{ connect = \"target\" }}]\n[vars]\nbig = \"{big}\"\nafter = \n"
+        );
+        let err = crate::scenario::load_str(&text, std::path::Path::new("huge.toml"))
+            .expect_err("invalid");
+        let shown = render_plain(&err);
+        assert!(
+            shown.contains("huge.toml"),
+            "{}",
+            &shown[..shown.len().min(500)]
+        );
+        assert!(shown.len() < 50_000 || shown.contains("syntax"));
+    }
 }

@@ -731,7 +731,8 @@ impl<'s, 'a> Session<'s, 'a> {
                 };
                 let child = ChildGroup::spawn(&line, &self.shared.cwd, &[])
                     .map_err(|e| Failure::msg(format!("could not start `{line}`: {e}")))?;
-                self.actors.insert(name.into(), Actor::Process(Box::new(child)));
+                self.actors
+                    .insert(name.into(), Actor::Process(Box::new(child)));
                 Ok(None)
             }
             Action::Stdin(text) => {

@@ -6,7 +6,7 @@ and the transcript up to that step; `-v` adds whole transcripts.
 
 use std::fmt::Write as _;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use miette::{NamedSource, SourceSpan};
 
 use super::{ScenarioOutcome, Summary};
 use crate::interp::engine::Status;
@@ -123,21 +123,9 @@ pub fn expected_actual(expected: &str, actual: &str) -> String {
     out
 }
 
-/// Renders a diagnostic with miette's graphical handler.
+/// Renders a diagnostic with miette (see [`crate::diagnostic::render`]).
 pub fn render(diag: &dyn miette::Diagnostic, color: bool) -> String {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
-    let mut out = String::new();
-    if handler.render_report(&mut out, diag).is_err() {
-        out = format!("{diag}\n");
-    }
-    out
+    crate::diagnostic::render(diag, color)
 }
 
 fn indent(text: &str) -> String {

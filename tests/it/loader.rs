@@ -577,7 +577,13 @@ fn collect_files_is_recursive_and_sorted() {
 }
 
 /// Every valid scenario file of the repository: the seeds of the mutation test.
-fn seed_files() -> Vec<(PathBuf, String)> {
+/// Every valid file (tests/valid and scenarios/), read and checked once per test run.
+fn seed_files() -> &'static [(PathBuf, String)] {
+    static SEEDS: std::sync::OnceLock<Vec<(PathBuf, String)>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(read_seed_files)
+}
+
+fn read_seed_files() -> Vec<(PathBuf, String)> {
     let mut dirs = vec![root().join("tests/valid")];
     if root().join("scenarios").is_dir() {
         dirs.push(root().join("scenarios"));
