@@ -131,6 +131,8 @@ struct Session<'s, 'a> {
     transcript: Transcript,
     /// The server target, in the top session only (for `target.*` process steps).
     target: Option<&'s mut RunningTarget>,
+    /// How many times the current step resent its datagram (`resend`).
+    resent: u32,
 }
 
 /// Runs `scenario` and returns its result; never panics on a peer's behaviour, and
@@ -327,6 +329,7 @@ impl<'s, 'a> Session<'s, 'a> {
             flows: HashMap::new(),
             transcript: Transcript::new(),
             target,
+            resent: 0,
         }
     }
 
@@ -339,8 +342,14 @@ impl<'s, 'a> Session<'s, 'a> {
                 self.run_parallel(step, *copies, steps).await?;
                 continue;
             }
-            let detail = self.detail(step);
+            let mut detail = self.detail(step);
+            self.resent = 0;
             let result = self.exec(step).await;
+            match self.resent {
+                0 => {}
+                1 => detail.push_str(" (resent once)"),
+                n => detail.push_str(&format!(" (resent {n} times)")),
+            }
             let outcome = match result {
                 Ok(captured) => {
                     if let (Some(name), Some(value)) = (&step.capture, captured) {
@@ -627,7 +636,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 let hex = matches!(expect, Payload::Hex(_));
                 let show = if hex { show_hex } else { show_bytes };
                 if self.is_udp(name) {
-                    let (got, sender) = self.udp(name)?.recv(deadline, timeout).await?;
+                    let (got, sender) = self.udp_recv(name, step.resend, timeout).await?;
                     self.check_from(name, from, sender).await?;
                     if got != want {
                         return Err(Failure::diff(
@@ -649,7 +658,7 @@ impl<'s, 'a> Session<'s, 'a> {
             Action::RecvMatch { pattern, from } => {
                 let re = self.regex(pattern)?;
                 let text = if self.is_udp(name) {
-                    let (got, sender) = self.udp(name)?.recv(deadline, timeout).await?;
+                    let (got, sender) = self.udp_recv(name, step.resend, timeout).await?;
                     self.check_from(name, from, sender).await?;
                     String::from_utf8_lossy(&got).into_owned()
                 } else {
@@ -791,6 +800,34 @@ impl<'s, 'a> Session<'s, 'a> {
                 self.process(name)?.terminate(KILL_GRACE).await;
                 Ok(None)
             }
+        }
+    }
+
+    /// The next datagram of a UDP receive; with `resend = N`, each wait that runs out
+    /// sends the actor's last datagram again, up to N times.
+    async fn udp_recv(
+        &mut self,
+        name: &str,
+        resend: Option<u32>,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, SocketAddr), Failure> {
+        let most = resend.unwrap_or(0);
+        loop {
+            let deadline = Instant::now() + timeout;
+            if let Some(got) = self.udp(name)?.recv_by(deadline).await? {
+                return Ok(got);
+            }
+            if self.resent >= most || !self.udp(name)?.resend().await? {
+                let wait = humantime::format_duration(timeout);
+                return Err(Failure::msg(match self.resent {
+                    0 => format!("no datagram arrived within {wait}"),
+                    n => format!(
+                        "no datagram arrived within {wait} after each of {} sends",
+                        n + 1
+                    ),
+                }));
+            }
+            self.resent += 1;
         }
     }
 

@@ -26,6 +26,8 @@ pub struct UdpActor {
     buf: Vec<u8>,
     /// The impairing link on this actor's traffic with the target, if any.
     link: Option<Box<DatagramLink>>,
+    /// The last datagram sent, and where, for `resend`.
+    last_sent: Option<(Vec<u8>, SocketAddr)>,
 }
 
 impl UdpActor {
@@ -37,6 +39,7 @@ impl UdpActor {
             last_sender: None,
             buf: vec![0; MAX_DATAGRAM + 1],
             link: None,
+            last_sent: None,
         })
     }
 
@@ -60,6 +63,7 @@ impl UdpActor {
 
     /// Sends one datagram to `to` (through the link when `to` is the target).
     pub async fn send_to(&mut self, data: &[u8], to: SocketAddr) -> Result<(), Failure> {
+        self.last_sent = Some((data.to_vec(), to));
         if let Some(link) = self.link.as_mut().filter(|l| l.target() == to) {
             return link
                 .send(&self.sock, data)
@@ -84,6 +88,30 @@ impl UdpActor {
             ));
         };
         self.send_to(data, to).await
+    }
+
+    /// Sends the last datagram sent again (to the same place); false when there is none.
+    pub async fn resend(&mut self) -> Result<bool, Failure> {
+        let Some((data, to)) = self.last_sent.clone() else {
+            return Ok(false);
+        };
+        self.send_to(&data, to).await?;
+        Ok(true)
+    }
+
+    /// The next whole datagram by `deadline`, or `None` when none arrived.
+    pub async fn recv_by(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<(Vec<u8>, SocketAddr)>, Failure> {
+        match self.next(deadline).await {
+            Ok(Some((data, from))) => {
+                self.last_sender = Some(from);
+                Ok(Some((data, from)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(Failure::msg(format!("receive failed: {e}"))),
+        }
     }
 
     /// Receives the next whole datagram, waiting at most until `deadline`.

@@ -146,6 +146,9 @@ pub struct Step {
     pub timeout: Option<Duration>,
     /// `capture`: store what was read under this name.
     pub capture: Option<String>,
+    /// `resend`: on a UDP receive, send the last datagram again when the wait runs
+    /// out, up to this many times (stop-and-wait retransmission).
+    pub resend: Option<u32>,
 }
 
 impl Step {

@@ -538,6 +538,12 @@ impl<'a> Checker<'a> {
                 .ok()
         });
         let capture = mods.get("capture").and_then(|m| self.capture_name(m));
+        let resend = mods.get("resend").and_then(|m| {
+            raw::expect_int_in("resend", m.value, 1, 1000)
+                .map(|n| n as u32)
+                .map_err(|p| self.push(p))
+                .ok()
+        });
 
         // What this step makes known to later steps.
         if let Some(c) = &capture {
@@ -557,6 +563,7 @@ impl<'a> Checker<'a> {
             action,
             timeout,
             capture,
+            resend,
         })
     }
 
@@ -1536,6 +1543,7 @@ fn modifier_fits(m: &str, word: &str, kind: Option<ActorKind>) -> Result<(), Str
         "to" => send && !tcp,
         "from" => matches!(word, "recv" | "recv_hex" | "recv_match") && !tcp,
         "match" => matches!(word, "recv_until" | "recv_bytes"),
+        "resend" => matches!(word, "recv" | "recv_hex" | "recv_match") && !tcp,
         "steps" => word == "parallel",
         _ => true,
     };
@@ -1553,6 +1561,8 @@ fn modifier_fits(m: &str, word: &str, kind: Option<ActorKind>) -> Result<(), Str
         "from" if tcp => "`from` checks who sent a UDP datagram; a TCP stream has one peer: remove it".to_string(),
         "from" => "`from` checks who sent the datagram of a UDP `recv`, `recv_hex` or `recv_match`".to_string(),
         "match" => "`match` checks what `recv_until` or `recv_bytes` read; `recv_match` and `stdout_match` take the regex as their value".to_string(),
+        "resend" if tcp => "`resend` retransmits a lost UDP datagram; TCP retransmits by itself: remove it".to_string(),
+        "resend" => "`resend` retries a UDP `recv`, `recv_hex` or `recv_match` by sending the last datagram again".to_string(),
         "steps" => "`steps` belongs to `parallel`: `{ parallel = 10, steps = [ … ] }`".to_string(),
         _ => format!("remove `{m}`"),
     })

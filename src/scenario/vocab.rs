@@ -230,6 +230,11 @@ pub const MODIFIERS: &[Word] = &[
         "UDP receive: the datagram must come from \"target\", this actor or host:port",
     ),
     w(
+        "resend",
+        ValueType::Positive,
+        "UDP receive: when nothing arrives within the timeout, send the actor's last datagram again, up to this many times",
+    ),
+    w(
         "match",
         ValueType::Regex,
         "recv_until / recv_bytes: what was read must match this regex",

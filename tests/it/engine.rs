@@ -277,3 +277,41 @@ proptest! {
         prop_assert_eq!(whole.transcript.render(), split.transcript.render());
     }
 }
+
+/// The stop-and-wait example passes for every seed of its documented range, and the
+/// link really loses datagrams along the way (some runs must resend).
+#[test]
+fn stop_and_wait_passes_for_every_seed_from_0_to_99() {
+    let sc = load("scenarios/udp/stop-and-wait.toml");
+    let results = runtime().block_on(async {
+        let runs = (0..100u64).map(|seed| {
+            let sc = &sc;
+            async move {
+                let opts = RunOptions {
+                    seed: Some(seed),
+                    ..RunOptions::default()
+                };
+                (seed, engine::run(sc, &opts).await)
+            }
+        });
+        futures::future::join_all(runs).await
+    });
+    let mut resent = 0;
+    for (seed, result) in &results {
+        assert_eq!(
+            result.status,
+            Status::Passed,
+            "seed {seed}:\n{}",
+            result.transcript.render()
+        );
+        let text = result.transcript.render();
+        if text.contains("(resent") {
+            resent += 1;
+            assert!(
+                text.contains("~ link"),
+                "seed {seed}: resent with no loss:\n{text}"
+            );
+        }
+    }
+    assert!(resent > 50, "only {resent} of 100 seeds lost anything");
+}
