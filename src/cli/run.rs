@@ -204,6 +204,7 @@ async fn run_one(file: &Path, sc: &Scenario, opts: &RunOptions) -> ScenarioOutco
     let result = engine::run(sc, opts).await;
     ScenarioOutcome {
         name: sc.name.clone(),
+        about: sc.about.clone(),
         file: file.display().to_string(),
         status: result.status,
         duration: result.duration,
@@ -220,6 +221,7 @@ fn invalid_outcome(file: &Path, err: &crate::diagnostic::LoadError) -> ScenarioO
     let text = human::render(err, false);
     let line = first_problem_line(file, err);
     ScenarioOutcome {
+        about: None,
         name: file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -280,7 +282,8 @@ fn compare_snapshot(dir: &Path, outcome: &mut ScenarioOutcome, update: bool) -> 
             String::new(),
         ),
     };
-    if outcome.status == Status::Passed {
+    let was_passing = outcome.status == Status::Passed;
+    if was_passing {
         outcome.status = Status::Failed;
         outcome.failure = Some(StepFailure {
             step: 0,
@@ -291,7 +294,12 @@ fn compare_snapshot(dir: &Path, outcome: &mut ScenarioOutcome, update: bool) -> 
             failure: Failure::msg(message.clone()),
         });
     }
-    let mut out = format!("  snapshot: {message}\n");
+    // A scenario that passed now fails with this message, which its report shows.
+    let mut out = if was_passing {
+        String::new()
+    } else {
+        format!("  snapshot: {message}\n")
+    };
     for l in shown.lines() {
         out.push_str(&format!("    {l}\n"));
     }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::link::Link;
 use super::process::ChildGroup;
-use super::target::RunningTarget;
+use super::target::{RunningTarget, TargetError};
 use super::tcp::TcpActor;
 use super::udp::UdpActor;
 use crate::scenario::{
@@ -133,6 +133,9 @@ struct Session<'s, 'a> {
     target: Option<&'s mut RunningTarget>,
     /// How many times the current step resent its datagram (`resend`).
     resent: u32,
+    /// The port of the first listener or bound UDP socket: `{{port}}` for a target
+    /// that is a client (`role = "client"`), which must be told where to connect.
+    first_port: Option<u16>,
 }
 
 /// Runs `scenario` and returns its result; never panics on a peer's behaviour, and
@@ -146,6 +149,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
     let source = match &opts.target {
+        // A scenario of scripted actors only (no [target], no step that talks to the
+        // target) keeps running without one.
+        Some(_) if !uses_target(scenario) => TargetSource::None,
         Some(TargetOverride::Command(c)) => TargetSource::Command(c.clone()),
         Some(TargetOverride::Address(a)) => TargetSource::Address(a.clone()),
         None => scenario.target.source.clone(),
@@ -216,6 +222,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             if let Some(t) = session.target.as_deref_mut() {
                 explain_target_exit(t, &mut f.failure);
             }
+            if let Some(Actor::Process(child)) = session.actors.get_mut("target") {
+                explain_client_exit(child, &mut f.failure).await;
+            }
             failure = Some(f);
         }
         session.teardown().await;
@@ -280,9 +289,37 @@ async fn start_target(
         }
         TargetSource::Address(addr) => RunningTarget::at_address(addr),
     };
-    started
-        .map(Some)
-        .map_err(|e| Failure::msg(format!("the target could not be started: {e}")))
+    started.map(Some).map_err(|e| {
+        let mut message = e.to_string();
+        // An ephemeral port changes from run to run; keep it out of the transcript.
+        if let TargetError::NeverReady { addr, .. } = &e
+            && spec.port.is_none()
+        {
+            message = message.replace(&addr.to_string(), &format!("{}:[PORT]", addr.ip()));
+        }
+        Failure::msg(format!("the target could not be started: {message}"))
+    })
+}
+
+/// True when the scenario has a target, or a step talks to one.
+pub fn uses_target(scenario: &Scenario) -> bool {
+    fn step_uses(sc: &Scenario, step: &Step) -> bool {
+        step.actor == "target"
+            || match &step.action {
+                Action::Connect { to, .. } => to.raw() == "target",
+                Action::Send { to, .. } => match to {
+                    Some(t) => t.raw() == "target",
+                    None => sc.actors.get(&step.actor) == Some(&crate::scenario::ActorKind::Udp),
+                },
+                Action::Recv { from, .. } | Action::RecvMatch { from, .. } => {
+                    from.as_ref().is_some_and(|f| f.raw() == "target")
+                }
+                Action::Parallel { steps, .. } => steps.iter().any(|s| step_uses(sc, s)),
+                _ => false,
+            }
+    }
+    scenario.target.source != TargetSource::None
+        || scenario.steps.iter().any(|s| step_uses(scenario, s))
 }
 
 /// Adds to a failure what the target process's death explains.
@@ -292,7 +329,23 @@ fn explain_target_exit(target: &mut RunningTarget, failure: &mut Failure) {
         failure.message = format!("{}; meanwhile the target {how}", failure.message);
         if !tail.trim().is_empty() {
             failure.message = format!(
-                "{}; the end of its stderr:\n{}",
+                "{}\nthe end of its stderr:\n{}",
+                failure.message,
+                tail.trim_end()
+            );
+        }
+    }
+}
+
+/// Adds to a failure that a client target (`role = "client"`) has exited, and why.
+async fn explain_client_exit(child: &mut ChildGroup, failure: &mut Failure) {
+    if let Some(how) = child.try_exit() {
+        child.drain_stderr(Duration::from_millis(200)).await;
+        failure.message = format!("{}; meanwhile the target {how}", failure.message);
+        let tail = child.stderr_tail();
+        if !tail.trim().is_empty() {
+            failure.message = format!(
+                "{}\nthe end of its stderr:\n{}",
                 failure.message,
                 tail.trim_end()
             );
@@ -330,6 +383,7 @@ impl<'s, 'a> Session<'s, 'a> {
             transcript: Transcript::new(),
             target,
             resent: 0,
+            first_port: None,
         }
     }
 
@@ -403,7 +457,34 @@ impl<'s, 'a> Session<'s, 'a> {
                 (result, copy.transcript)
             }
         });
-        let results = futures::future::join_all(runs).await;
+        let all = futures::future::join_all(runs);
+        let results = match step.timeout {
+            None => all.await,
+            Some(limit) => match tokio::time::timeout(limit, all).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let failure = Failure::msg(format!(
+                        "the {copies} copies did not all finish within {}",
+                        humantime::format_duration(limit)
+                    ));
+                    self.transcript.push(Entry::Step {
+                        step: step.number,
+                        actor: "-".into(),
+                        action: "parallel".into(),
+                        detail: format!("{copies} copies"),
+                        outcome: Outcome::Failed(failure.clone()),
+                    });
+                    return Err(StepFailure {
+                        step: step.number,
+                        line: step.line,
+                        span: Some(step.span),
+                        actor: "-".into(),
+                        action: "parallel".into(),
+                        failure,
+                    });
+                }
+            },
+        };
         let failed = results.iter().filter(|(r, _)| r.is_err()).count();
         let first = results
             .iter()
@@ -580,6 +661,7 @@ impl<'s, 'a> Session<'s, 'a> {
                     .await
                     .map_err(|e| Failure::msg(format!("could not listen on {addr}: {e}")))?;
                 let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+                self.first_port.get_or_insert(port);
                 self.vars.insert(format!("{name}.port"), port.to_string());
                 self.actors.insert(name.into(), Actor::Listener(listener));
                 Ok(None)
@@ -725,6 +807,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 Ok(None)
             }
             Action::Spawn { command } => {
+                let mut env = Vec::new();
                 let line = match command {
                     Some(c) => self.render(c)?,
                     None => {
@@ -733,12 +816,28 @@ impl<'s, 'a> Session<'s, 'a> {
                                 "the target has no command to spawn (set [target] command or --target-cmd)",
                             ));
                         };
+                        let port = self
+                            .vars
+                            .get("port")
+                            .cloned()
+                            .or_else(|| self.first_port.map(|p| p.to_string()));
+                        if let Some(p) = &port {
+                            env.push(("NETDRILL_PORT".to_string(), p.clone()));
+                        }
                         Template::parse(cmd)
-                            .map_err(|e| Failure::msg(format!("bad target command: {}", e.message)))
-                            .and_then(|t| self.render(&t))?
+                            .map_err(|e| Failure::msg(format!("bad target command: {}", e.message)))?
+                            .render(|name| match name {
+                                "port" => port.clone(),
+                                _ => self.vars.get(name).cloned(),
+                            })
+                            .map_err(|name| {
+                                Failure::msg(format!(
+                                    "`{{{{{name}}}}}` in the target's command has no value: listen or bind first"
+                                ))
+                            })?
                     }
                 };
-                let child = ChildGroup::spawn(&line, &self.shared.cwd, &[])
+                let child = ChildGroup::spawn(&line, &self.shared.cwd, &env)
                     .map_err(|e| Failure::msg(format!("could not start `{line}`: {e}")))?;
                 self.actors
                     .insert(name.into(), Actor::Process(Box::new(child)));
@@ -790,7 +889,7 @@ impl<'s, 'a> Session<'s, 'a> {
                     );
                     if !tail.trim().is_empty() {
                         f.message =
-                            format!("{}; the end of its stderr:\n{}", f.message, tail.trim_end());
+                            format!("{}\nthe end of its stderr:\n{}", f.message, tail.trim_end());
                     }
                     return Err(f);
                 }
@@ -1021,6 +1120,7 @@ impl<'s, 'a> Session<'s, 'a> {
             .map_err(|e| Failure::msg(format!("could not bind {addr}: {e}")))?;
         let mut sock = sock;
         let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+        self.first_port.get_or_insert(port);
         if let (Some(link), Some(target)) = (&self.shared.link, self.shared.target_addr)
             && let Some(dl) = link.datagram(&format!("{}{name}", self.flow_prefix), target)
         {

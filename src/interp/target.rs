@@ -95,7 +95,7 @@ fn stderr_section(tail: &str) -> String {
         "; it wrote nothing on stderr".to_string()
     } else {
         let indented: Vec<String> = tail.lines().map(|l| format!("  | {l}")).collect();
-        format!("; the end of its stderr:\n{}", indented.join("\n"))
+        format!("\nthe end of its stderr:\n{}", indented.join("\n"))
     }
 }
 

@@ -62,8 +62,15 @@ pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
         return out;
     }
     if let Some(f) = &o.failure {
+        if let Some(about) = &o.about {
+            out.push_str(&indent(about));
+        }
+        let Some(span) = f.span else {
+            // Not a step (a snapshot mismatch): the message says it all.
+            out.push_str(&indent(&f.failure.message));
+            return out;
+        };
         let source = o.source.as_deref().unwrap_or("");
-        let span = f.span.unwrap_or_else(|| SourceSpan::from((0, 0)));
         let first_line = f.failure.message.lines().next().unwrap_or("").to_string();
         let more: Vec<&str> = f.failure.message.lines().skip(1).collect();
         let mut help = String::new();

@@ -23,6 +23,8 @@ pub mod tap;
 pub struct ScenarioOutcome {
     /// The scenario's name (the file stem when it could not be read).
     pub name: String,
+    /// The scenario's `about`, shown with a failure.
+    pub about: Option<String>,
     /// The file, as given on the command line.
     pub file: String,
     /// Passed, failed, or error (could not be run).

@@ -20,7 +20,12 @@ pub fn report(outcomes: &[ScenarioOutcome]) -> String {
             continue;
         }
         out.push_str("  ---\n");
-        let _ = writeln!(out, "  status: {:?}", o.status).map(|_| ());
+        let status = if o.status == Status::Failed {
+            "failed"
+        } else {
+            "error"
+        };
+        let _ = writeln!(out, "  status: {status}");
         if let Some(f) = &o.failure {
             let _ = writeln!(out, "  step: {}", f.step);
             let _ = writeln!(out, "  line: {}", f.line);

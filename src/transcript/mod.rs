@@ -161,7 +161,9 @@ fn render_entry(out: &mut String, entry: &Entry) {
             }
             let _ = writeln!(out, " -> {status}");
             if let Outcome::Failed(f) = outcome {
-                let _ = writeln!(out, "      {}", f.message);
+                for line in f.message.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
                 if let Some(e) = &f.expected {
                     let _ = writeln!(out, "      expected: {e}");
                 }

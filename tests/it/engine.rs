@@ -315,3 +315,74 @@ fn stop_and_wait_passes_for_every_seed_from_0_to_99() {
     }
     assert!(resent > 50, "only {resent} of 100 seeds lost anything");
 }
+
+/// A client program under test (`role = "client"`) is told where to connect by
+/// `{{port}}` (the first scripted listener's port) and `NETDRILL_PORT`.
+#[test]
+fn a_client_target_gets_the_listeners_port() {
+    let client = "import os, socket, sys; \
+        p = int(sys.argv[1]); assert p == int(os.environ['NETDRILL_PORT']); \
+        s = socket.create_connection(('127.0.0.1', p)); s.sendall(b'hello' + bytes([10])); \
+        print(s.makefile().readline().strip(), flush=True)";
+    let sc = scenario(&format!(
+        r#"
+timeout = "5s"
+steps = [
+  {{ srv.listen = true }},
+  {{ target.spawn = true }},
+  {{ srv.accept = "conn" }},
+  {{ conn.recv_line = "hello" }},
+  {{ conn.send = "HELLO\n" }},
+  {{ target.stdout_line = "HELLO" }},
+  {{ target.exit = 0 }},
+]
+[target]
+command = "python3 -c \"{client}\" {{{{port}}}}"
+role = "client"
+"#
+    ));
+    let result = run(&sc, &RunOptions::default());
+    assert_eq!(
+        result.status,
+        Status::Passed,
+        "{}",
+        result.transcript.render()
+    );
+}
+
+/// `--target-cmd` does not force a target on a scenario of scripted actors only.
+#[test]
+fn a_target_override_leaves_actor_only_scenarios_alone() {
+    let sc = load("scenarios/udp/reply-and-bind.toml");
+    assert!(!engine::uses_target(&sc));
+    let result = run(&sc, &fixture_cmd("mute"));
+    assert_eq!(
+        result.status,
+        Status::Passed,
+        "{}",
+        result.transcript.render()
+    );
+    assert!(engine::uses_target(&load("scenarios/udp/uppercase.toml")));
+}
+
+/// `timeout` on `parallel` bounds the whole block.
+#[test]
+fn a_parallel_timeout_bounds_all_copies() {
+    let sc = scenario(
+        r#"
+steps = [
+  { parallel = 3, steps = [ { sleep = "5s" } ], timeout = "200ms" },
+]
+"#,
+    );
+    let started = std::time::Instant::now();
+    let failure = run(&sc, &RunOptions::default()).failure.expect("fails");
+    assert!(
+        failure
+            .failure
+            .message
+            .contains("did not all finish within 200ms"),
+        "{failure:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
