@@ -402,12 +402,16 @@ pub struct LinkDirection {
 impl LinkDirection {
     /// True when this direction changes anything.
     pub fn is_active(&self) -> bool {
+        self.impairs_datagrams() || self.slice.is_some()
+    }
+
+    /// True when this direction changes anything about datagrams (`slice` is TCP only).
+    pub fn impairs_datagrams(&self) -> bool {
         !self.drop.is_empty()
             || self.loss > 0.0
             || self.duplicate > 0.0
             || self.reorder > 0.0
             || !self.delay.is_zero()
             || !self.jitter.is_zero()
-            || self.slice.is_some()
     }
 }

@@ -31,16 +31,6 @@ use tokio::time::{Instant, sleep, timeout_at};
 use super::{Decider, Decision, Direction, HOLD_RELEASE, LOG_CAP, QUEUE_CAP, lock};
 use crate::scenario::model::LinkDirection;
 
-/// True when a direction changes anything about datagrams (`slice` is TCP only).
-pub fn impairs_datagrams(d: &LinkDirection) -> bool {
-    !d.drop.is_empty()
-        || d.loss > 0.0
-        || d.duplicate > 0.0
-        || d.reorder > 0.0
-        || !d.delay.is_zero()
-        || !d.jitter.is_zero()
-}
-
 /// A datagram from the target waiting for its due time; ordered by (due, order).
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Queued {
@@ -113,7 +103,10 @@ impl DatagramLink {
         seed: u64,
     ) -> DatagramLink {
         let way = |spec: &LinkDirection, dir| {
-            Way::new(impairs_datagrams(spec).then(|| Decider::new(spec, seed, flow, dir)))
+            Way::new(
+                spec.impairs_datagrams()
+                    .then(|| Decider::new(spec, seed, flow, dir)),
+            )
         };
         DatagramLink {
             flow: flow.to_string(),

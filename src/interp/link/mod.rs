@@ -195,7 +195,7 @@ impl Link {
     /// neither direction impairs datagrams.
     pub fn datagram(&self, flow: &str, target: SocketAddr) -> Option<DatagramLink> {
         let (to, from) = (&self.spec.to_target, &self.spec.from_target);
-        (datagram::impairs_datagrams(to) || datagram::impairs_datagrams(from))
+        (to.impairs_datagrams() || from.impairs_datagrams())
             .then(|| DatagramLink::new(flow, target, to, from, self.seed))
     }
 
