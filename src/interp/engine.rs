@@ -156,10 +156,11 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         Some(TargetOverride::Address(a)) => TargetSource::Address(a.clone()),
         None => scenario.target.source.clone(),
     };
-    let seed = scenario
-        .link
-        .is_active()
-        .then(|| opts.seed.or(scenario.link.seed).unwrap_or(0));
+    // The seed matters (and is reported) only where the link draws random decisions.
+    let link_seed = opts.seed.or(scenario.link.seed).unwrap_or(0);
+    let seed = (scenario.link.to_target.impairs_datagrams()
+        || scenario.link.from_target.impairs_datagrams())
+    .then_some(link_seed);
 
     let mut transcript = Transcript::new();
     let mut target = match start_target(scenario, &source, &cwd, default_timeout).await {
@@ -200,7 +201,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             TargetSource::Command(c) => Some(c.clone()),
             _ => None,
         },
-        link: seed.map(|s| Link::new(&scenario.link, s)),
+        link: scenario
+            .link
+            .is_active()
+            .then(|| Link::new(&scenario.link, link_seed)),
         cwd,
     };
     let mut vars: HashMap<String, String> = scenario

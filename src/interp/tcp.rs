@@ -313,7 +313,7 @@ impl TcpActor {
             Read::Data => Ok(()),
             other => Err(self.stopped(
                 other,
-                &format!("waiting for {what} ({got} bytes so far)"),
+                &format!("waiting for {what} ({} so far)", bytes_word(got)),
                 expected,
             )),
         }
@@ -458,6 +458,15 @@ impl TcpActor {
             .map_err(|e| Failure::msg(format!("could not set SO_LINGER: {e}")))?;
         self.stream = None;
         Ok(())
+    }
+}
+
+/// `1 byte`, `2 bytes`.
+pub fn bytes_word(n: usize) -> String {
+    if n == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{n} bytes")
     }
 }
 

@@ -4,7 +4,8 @@ pipe both ways with `delay` and `slice`.
 
 Each direction is a pipe: read what arrives (at most [`READ_BUF`] bytes at a time),
 then write it in pieces of at most `slice` bytes, each piece a separate write on a
-TCP_NODELAY socket. With a `delay`, a reader queues each read with its due time (at
+TCP_NODELAY socket, `delay` apart (at least [`MIN_PIECE_GAP`]) so that the receiving
+program really reads them one by one: a slow link. With a `delay`, a reader queues each read with its due time (at
 most [`PIPE_QUEUE`] reads waiting, so a flooding peer is slowed, not buffered) and a
 writer sends it when due: order is kept and reading is never blocked by the delay.
 
@@ -33,12 +34,18 @@ const READ_BUF: usize = 16 * 1024;
 /// Most reads waiting for their delay, per direction.
 const PIPE_QUEUE: usize = 64;
 
+/// The least time between two pieces of a sliced stream, so that the receiving
+/// program's reads see them one by one instead of coalesced in its socket buffer.
+pub const MIN_PIECE_GAP: Duration = Duration::from_millis(1);
+
 /// What one direction of a connection does.
 #[derive(Debug, Clone, Copy)]
 struct PipeSpec {
     delay: Duration,
     /// Largest piece written at once.
     slice: usize,
+    /// Time between two pieces (`slice` only: `delay`, at least [`MIN_PIECE_GAP`]).
+    gap: Option<Duration>,
 }
 
 impl PipeSpec {
@@ -46,6 +53,7 @@ impl PipeSpec {
         PipeSpec {
             delay: d.delay,
             slice: d.slice.unwrap_or(usize::MAX).max(1),
+            gap: d.slice.map(|_| d.delay.max(MIN_PIECE_GAP)),
         }
     }
 
@@ -53,7 +61,10 @@ impl PipeSpec {
     fn describe(d: &LinkDirection) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(n) = d.slice {
-            parts.push(format!("pieces of at most {n} bytes"));
+            parts.push(format!(
+                "pieces of at most {}",
+                crate::interp::tcp::bytes_word(n)
+            ));
         }
         if !d.delay.is_zero() {
             parts.push(format!("delayed {}ms", d.delay.as_millis()));
@@ -153,7 +164,7 @@ where
             if n == 0 {
                 return w.shutdown().await;
             }
-            write_pieces(w, &buf[..n], spec.slice, writes).await?;
+            write_pieces(w, &buf[..n], spec, writes).await?;
         }
     }
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(PIPE_QUEUE);
@@ -173,19 +184,29 @@ where
     let writer = async {
         while let Some((due, data)) = rx.recv().await {
             sleep_until(due).await;
-            write_pieces(w, &data, spec.slice, writes).await?;
+            write_pieces(w, &data, spec, writes).await?;
         }
         w.shutdown().await
     };
     tokio::try_join!(reader, writer).map(|_| ())
 }
 
-/// Writes `data` in pieces of at most `slice` bytes, each its own write.
-async fn write_pieces<W>(w: &mut W, data: &[u8], slice: usize, writes: &AtomicU64) -> io::Result<()>
+/// Writes `data` in pieces of at most `slice` bytes, each its own write, `gap` apart.
+async fn write_pieces<W>(
+    w: &mut W,
+    data: &[u8],
+    spec: PipeSpec,
+    writes: &AtomicU64,
+) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {
-    for piece in data.chunks(slice) {
+    for (i, piece) in data.chunks(spec.slice).enumerate() {
+        if i > 0
+            && let Some(gap) = spec.gap
+        {
+            tokio::time::sleep(gap).await;
+        }
         w.write_all(piece).await?;
         writes.fetch_add(1, Ordering::Relaxed);
     }
