@@ -250,3 +250,160 @@ fn ctrl_c_mid_scenario_leaves_no_process_behind() {
         "grandchild {grandchild} survived Ctrl-C"
     );
 }
+
+const TAGGED: &str = r#"name = "tagged"
+tags = ["udp", "smoke"]
+steps = [
+  { send = "x" },
+  { recv = "X" },
+]
+[target]
+builtin = "uppercase"
+protocol = "udp"
+"#;
+
+#[test]
+fn tag_filters_and_jobs_keep_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", PASSING);
+    write(dir.path(), "b.toml", TAGGED);
+    write(dir.path(), "c.toml", PASSING);
+    let out = output(
+        netdrill()
+            .args(["run", "--format", "json", "--tag", "smoke"])
+            .arg(dir.path()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tagged"]);
+    let out = output(
+        netdrill()
+            .args(["run", "-j", "3", "--format", "json"])
+            .arg(dir.path()),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let files: Vec<String> = v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["file"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        files[0].ends_with("a.toml")
+            && files[1].ends_with("b.toml")
+            && files[2].ends_with("c.toml"),
+        "{files:?}"
+    );
+    assert_eq!(v["summary"]["passed"], 3);
+}
+
+#[test]
+fn snapshots_are_written_then_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", PASSING);
+    let run = |extra: &[&str]| {
+        output(
+            netdrill()
+                .current_dir(dir.path())
+                .args(["run", "a.toml", "--snapshots", "snaps"])
+                .args(extra),
+        )
+    };
+    // No snapshot yet: the run fails and says how to write one.
+    let missing = run(&[]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("--update-snapshots"));
+    assert_eq!(run(&["--update-snapshots"]).status.code(), Some(0));
+    let stored = dir.path().join("snaps/a.transcript");
+    assert!(
+        std::fs::read_to_string(&stored)
+            .unwrap()
+            .contains("recv_line \"HI\"")
+    );
+    assert_eq!(run(&[]).status.code(), Some(0));
+    // A different transcript fails with a diff.
+    std::fs::write(&stored, "  1 client connect \"target\" -> ok\n").unwrap();
+    let differs = run(&[]);
+    assert_eq!(differs.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&differs.stdout);
+    assert!(
+        text.contains("differs from the stored snapshot") && text.contains("+  2 client send"),
+        "{text}"
+    );
+}
+
+#[test]
+fn timeout_flag_replaces_the_files_default_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = write(
+        dir.path(),
+        "slow.toml",
+        "timeout = \"30s\"\nsteps = [\n  { connect = \"target\" },\n  { recv_line = \"never\" },\n]\n[target]\nbuiltin = \"uppercase\"\n",
+    );
+    let started = Instant::now();
+    let out = output(
+        netdrill()
+            .args(["run", "--timeout", "300ms", "--format", "json"])
+            .arg(&sc),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the file's 30s was used"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["scenarios"][0]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out")
+    );
+    let bad = output(netdrill().args(["run", "--timeout", "soon"]).arg(&sc));
+    assert_eq!(bad.status.code(), Some(2), "a bad flag is invalid input");
+}
+
+#[test]
+fn seed_flag_is_reported_on_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = write(
+        dir.path(),
+        "lossy.toml",
+        "timeout = \"200ms\"\nsteps = [\n  { send = \"x\" },\n  { recv = \"X\" },\n]\n[target]\nbuiltin = \"uppercase\"\nprotocol = \"udp\"\n[link.to_target]\nloss = 1.0\n",
+    );
+    let out = output(
+        netdrill()
+            .args(["run", "--seed", "4242", "--format", "json"])
+            .arg(&sc),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let message = v["scenarios"][0]["failure"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("--seed 4242"), "{message}");
+}
+
+#[test]
+fn serve_lists_the_builtins() {
+    let out = output(netdrill().args(["serve", "--list"]));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "uppercase",
+        "echo",
+        "uppercase-iterative",
+        "uppercase-one-recv",
+        "uppercase-no-close",
+        "uppercase-udp-fixed-reply",
+        "uppercase-udp-joins",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}
