@@ -124,8 +124,6 @@ struct Session<'s, 'a> {
     flow_prefix: String,
     vars: HashMap<String, String>,
     actors: HashMap<String, Actor>,
-    /// Per UDP actor: where "the target" is for it (the link's front, or the target).
-    udp_target: HashMap<String, SocketAddr>,
     /// Per actor: how many TCP connections it opened through the link.
     flows: HashMap<String, usize>,
     transcript: Transcript,
@@ -382,7 +380,6 @@ impl<'s, 'a> Session<'s, 'a> {
             flow_prefix,
             vars,
             actors: HashMap::new(),
-            udp_target: HashMap::new(),
             flows: HashMap::new(),
             transcript: Transcript::new(),
             target,
@@ -701,8 +698,8 @@ impl<'s, 'a> Session<'s, 'a> {
                 let bytes = self.bytes(data)?;
                 if self.is_udp(name) {
                     let dest = match to {
-                        Some(t) => self.resolve_peer(name, t).await?,
-                        None => self.udp_target_for(name).await?,
+                        Some(t) => self.resolve_peer(t)?,
+                        None => self.target_addr()?,
                     };
                     self.ensure_udp(name, dest).await?;
                     self.udp(name)?.send_to(&bytes, dest).await?;
@@ -723,7 +720,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 let show = if hex { show_hex } else { show_bytes };
                 if self.is_udp(name) {
                     let (got, sender) = self.udp_recv(name, step.resend, timeout).await?;
-                    self.check_from(name, from, sender).await?;
+                    self.check_from(from, sender)?;
                     if got != want {
                         return Err(Failure::diff(
                             "the datagram differs from the expected one",
@@ -745,7 +742,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 let re = self.regex(pattern)?;
                 let text = if self.is_udp(name) {
                     let (got, sender) = self.udp_recv(name, step.resend, timeout).await?;
-                    self.check_from(name, from, sender).await?;
+                    self.check_from(from, sender)?;
                     String::from_utf8_lossy(&got).into_owned()
                 } else {
                     let raw = self
@@ -1041,10 +1038,10 @@ impl<'s, 'a> Session<'s, 'a> {
     }
 
     /// Where a datagram `to = …` goes: the target, an actor, or `host:port`.
-    async fn resolve_peer(&mut self, name: &str, to: &Template) -> Result<SocketAddr, Failure> {
+    fn resolve_peer(&self, to: &Template) -> Result<SocketAddr, Failure> {
         let text = self.render(to)?;
         if text == "target" {
-            return self.udp_target_for(name).await;
+            return self.target_addr();
         }
         if let Some(actor) = self.actors.get(&text) {
             return match actor {
@@ -1067,24 +1064,19 @@ impl<'s, 'a> Session<'s, 'a> {
         resolve(&text)
     }
 
-    /// Where "the target" is for UDP actors.
-    async fn udp_target_for(&mut self, _name: &str) -> Result<SocketAddr, Failure> {
+    /// Where the target is.
+    fn target_addr(&self) -> Result<SocketAddr, Failure> {
         self.shared.target_addr.ok_or_else(no_target)
     }
 
     /// Checks `from` against a datagram's sender.
-    async fn check_from(
-        &mut self,
-        name: &str,
-        from: &Option<Template>,
-        sender: SocketAddr,
-    ) -> Result<(), Failure> {
+    fn check_from(&self, from: &Option<Template>, sender: SocketAddr) -> Result<(), Failure> {
         let Some(from) = from else { return Ok(()) };
-        let want = self.resolve_peer(name, from).await?;
+        let want = self.resolve_peer(from)?;
         if same_endpoint(want, sender) {
             return Ok(());
         }
-        let shown = self.describe_endpoint(name, sender);
+        let shown = self.describe_endpoint(sender);
         Err(Failure::diff(
             "the datagram came from someone else",
             format!("from {}", from.raw()),
@@ -1093,11 +1085,11 @@ impl<'s, 'a> Session<'s, 'a> {
     }
 
     /// Names an endpoint without its port when it is an actor or the target.
-    fn describe_endpoint(&self, name: &str, addr: SocketAddr) -> String {
+    fn describe_endpoint(&self, addr: SocketAddr) -> String {
         if self
-            .udp_target
-            .get(name)
-            .is_some_and(|t| same_endpoint(*t, addr))
+            .shared
+            .target_addr
+            .is_some_and(|t| same_endpoint(t, addr))
         {
             return "target".into();
         }

@@ -402,3 +402,25 @@ proptest! {
         prop_assert_eq!(a.transcript.render(), b.transcript.render());
     }
 }
+
+/// `from` names who really sent a datagram, without its port.
+#[test]
+fn a_datagram_from_someone_else_is_named() {
+    let sc = scenario(
+        r#"
+timeout = "1s"
+steps = [
+  { srv.bind = true },
+  { cli.send = "x", to = "srv" },
+  { srv.recv = "x", from = "target" },
+]
+[target]
+builtin = "echo"
+protocol = "udp"
+"#,
+    );
+    let failure = run(&sc, &RunOptions::default()).failure.expect("fails");
+    assert_eq!(failure.step, 3);
+    assert_eq!(failure.failure.expected.as_deref(), Some("from target"));
+    assert_eq!(failure.failure.actual.as_deref(), Some("from cli"));
+}
