@@ -221,11 +221,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         let mut session = Session::new(&shared, String::new(), vars, target.as_mut());
         session.transcript = transcript;
         if let Err(mut f) = session.run_steps(&scenario.steps, None).await {
-            if let Some(t) = session.target.as_deref_mut() {
-                explain_target_exit(t, &mut f.failure);
-            }
-            if let Some(Actor::Process(child)) = session.actors.get_mut("target") {
-                explain_client_exit(child, &mut f.failure).await;
+            let child = match session.actors.get_mut("target") {
+                Some(Actor::Process(child)) => Some(&mut **child),
+                _ => session.target.as_deref_mut().and_then(|t| t.child_mut()),
+            };
+            if let Some(child) = child {
+                explain_exit(child, &mut f.failure).await;
             }
             failure = Some(f);
         }
@@ -324,34 +325,32 @@ pub fn uses_target(scenario: &Scenario) -> bool {
         || scenario.steps.iter().any(|s| step_uses(scenario, s))
 }
 
-/// Adds to a failure what the target process's death explains.
-fn explain_target_exit(target: &mut RunningTarget, failure: &mut Failure) {
-    if let Some(how) = target.has_exited() {
-        let tail = target.stderr_tail().unwrap_or_default();
-        failure.message = format!("{}; meanwhile the target {how}", failure.message);
-        if !tail.trim().is_empty() {
-            failure.message = format!(
-                "{}\nthe end of its stderr:\n{}",
-                failure.message,
-                tail.trim_end()
-            );
-        }
-    }
-}
+/// How long a failure waits for a dying target to finish exiting (its sockets close a
+/// moment before the process can be reaped), so the report can say it crashed.
+const EXIT_GRACE: Duration = Duration::from_millis(150);
 
-/// Adds to a failure that a client target (`role = "client"`) has exited, and why.
-async fn explain_client_exit(child: &mut ChildGroup, failure: &mut Failure) {
-    if let Some(how) = child.try_exit() {
-        child.drain_stderr(Duration::from_millis(200)).await;
-        failure.message = format!("{}; meanwhile the target {how}", failure.message);
-        let tail = child.stderr_tail();
-        if !tail.trim().is_empty() {
-            failure.message = format!(
-                "{}\nthe end of its stderr:\n{}",
-                failure.message,
-                tail.trim_end()
-            );
+/// Adds to a failure that the target process has exited, how, and the end of its
+/// stderr: a crashed student program explains most failures.
+async fn explain_exit(child: &mut ChildGroup, failure: &mut Failure) {
+    let until = Instant::now() + EXIT_GRACE;
+    let how = loop {
+        if let Some(how) = child.try_exit() {
+            break how;
         }
+        if Instant::now() >= until {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    child.drain_stderr(Duration::from_millis(200)).await;
+    failure.message = format!("{}; meanwhile the target {how}", failure.message);
+    let tail = child.stderr_tail();
+    if !tail.trim().is_empty() {
+        failure.message = format!(
+            "{}\nthe end of its stderr:\n{}",
+            failure.message,
+            tail.trim_end()
+        );
     }
 }
 
