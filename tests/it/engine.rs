@@ -424,3 +424,14 @@ protocol = "udp"
     assert_eq!(failure.failure.expected.as_deref(), Some("from target"));
     assert_eq!(failure.failure.actual.as_deref(), Some("from cli"));
 }
+
+/// A server that crashes mid-exchange: the report says it exited, and shows its
+/// traceback.
+#[test]
+fn a_crashing_server_is_reported_with_its_traceback() {
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("crash")).failure.expect("fails");
+    assert_eq!(failure.step, 3);
+    let message = &failure.failure.message;
+    assert!(message.contains("meanwhile the target exited with status 1"), "{message}");
+    assert!(message.contains("ZeroDivisionError"), "{message}");
+}
