@@ -429,9 +429,14 @@ protocol = "udp"
 /// traceback.
 #[test]
 fn a_crashing_server_is_reported_with_its_traceback() {
-    let failure = run(&scenario(ONE_LINE), &fixture_cmd("crash")).failure.expect("fails");
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("crash"))
+        .failure
+        .expect("fails");
     assert_eq!(failure.step, 3);
     let message = &failure.failure.message;
-    assert!(message.contains("meanwhile the target exited with status 1"), "{message}");
+    assert!(
+        message.contains("meanwhile the target exited with status 1"),
+        "{message}"
+    );
     assert!(message.contains("ZeroDivisionError"), "{message}");
 }
