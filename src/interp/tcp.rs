@@ -31,6 +31,17 @@ pub const STEP_CAP: usize = 16 * 1024 * 1024;
 /// Size of one read from the socket.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// What a step expects to come next instead of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A normal close of the peer's sending side.
+    Eof,
+    /// A reset.
+    Reset,
+    /// Nothing at all until the deadline.
+    Nothing,
+}
+
 /// What one read from the socket brought.
 enum Read {
     Data,
@@ -341,31 +352,7 @@ impl TcpActor {
 
     /// The peer closed its sending side: read returns 0 with no bytes before it.
     pub async fn recv_eof(&mut self, deadline: Instant, timeout: Duration) -> Result<(), Failure> {
-        if !self.buf.is_empty() {
-            return Err(Failure::diff(
-                "expected EOF, but bytes arrived first",
-                "EOF",
-                show_bytes(&self.buf),
-            ));
-        }
-        match self.fill(deadline).await {
-            Read::Eof => Ok(()),
-            Read::Data => Err(Failure::diff(
-                "expected EOF, but bytes arrived",
-                "EOF",
-                show_bytes(&self.buf),
-            )),
-            Read::Reset => Err(Failure::diff(
-                "expected EOF (a normal close), but the peer reset the connection",
-                "EOF",
-                "RST",
-            )),
-            Read::TimedOut => Err(Failure::msg(format!(
-                "no EOF within {}: the peer kept the connection open",
-                humantime::format_duration(timeout)
-            ))),
-            Read::Error(e) => Err(Failure::msg(format!("read failed: {e}"))),
-        }
+        self.expect_next(Next::Eof, deadline, timeout).await
     }
 
     /// The peer reset the connection.
@@ -374,62 +361,69 @@ impl TcpActor {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(), Failure> {
-        if !self.buf.is_empty() {
-            return Err(Failure::diff(
-                "expected a reset, but bytes arrived first",
-                "RST",
-                show_bytes(&self.buf),
-            ));
-        }
-        match self.fill(deadline).await {
-            Read::Reset => Ok(()),
-            Read::Eof => Err(Failure::diff(
-                "expected a reset, but the peer closed normally",
-                "RST",
-                "EOF",
-            )),
-            Read::Data => Err(Failure::diff(
-                "expected a reset, but bytes arrived",
-                "RST",
-                show_bytes(&self.buf),
-            )),
-            Read::TimedOut => Err(Failure::msg(format!(
-                "no reset within {}: the connection stayed open",
-                humantime::format_duration(timeout)
-            ))),
-            Read::Error(e) => Err(Failure::msg(format!("read failed: {e}"))),
-        }
+        self.expect_next(Next::Reset, deadline, timeout).await
     }
 
     /// Nothing at all (no bytes, no EOF) arrives for `span`.
     pub async fn silence(&mut self, span: Duration) -> Result<(), Failure> {
+        self.expect_next(Next::Nothing, Instant::now() + span, span)
+            .await
+    }
+
+    /// The next thing on the socket (bytes, EOF, RST, or nothing by `deadline`) must be
+    /// `want`; anything else fails, named against what was expected.
+    async fn expect_next(
+        &mut self,
+        want: Next,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
+        let (word, expected) = match want {
+            Next::Eof => ("EOF", "EOF"),
+            Next::Reset => ("a reset", "RST"),
+            Next::Nothing => ("silence", "nothing"),
+        };
         if !self.buf.is_empty() {
             return Err(Failure::diff(
-                "expected silence, but bytes had already arrived",
-                "nothing",
+                match want {
+                    Next::Nothing => "expected silence, but bytes had already arrived".to_string(),
+                    _ => format!("expected {word}, but bytes arrived first"),
+                },
+                expected,
                 show_bytes(&self.buf),
             ));
         }
-        let deadline = Instant::now() + span;
-        match self.fill(deadline).await {
-            Read::TimedOut => Ok(()),
-            Read::Data => Err(Failure::diff(
-                "expected silence, but bytes arrived",
-                "nothing",
-                show_bytes(&self.buf),
-            )),
-            Read::Eof => Err(Failure::diff(
-                "expected silence, but the peer closed the connection",
-                "nothing",
-                "EOF",
-            )),
-            Read::Reset => Err(Failure::diff(
-                "expected silence, but the peer reset the connection",
-                "nothing",
-                "RST",
-            )),
-            Read::Error(e) => Err(Failure::msg(format!("read failed: {e}"))),
-        }
+        let got = self.fill(deadline).await;
+        let message = match (&got, want) {
+            (Read::Eof, Next::Eof)
+            | (Read::Reset, Next::Reset)
+            | (Read::TimedOut, Next::Nothing) => {
+                return Ok(());
+            }
+            (Read::Error(e), _) => return Err(Failure::msg(format!("read failed: {e}"))),
+            (Read::TimedOut, _) => {
+                let wait = humantime::format_duration(timeout);
+                return Err(Failure::msg(match want {
+                    Next::Eof => format!("no EOF within {wait}: the peer kept the connection open"),
+                    _ => format!("no reset within {wait}: the connection stayed open"),
+                }));
+            }
+            (Read::Data, _) => format!("expected {word}, but bytes arrived"),
+            (Read::Eof, Next::Reset) => {
+                "expected a reset, but the peer closed normally".to_string()
+            }
+            (Read::Eof, _) => "expected silence, but the peer closed the connection".to_string(),
+            (Read::Reset, Next::Eof) => {
+                "expected EOF (a normal close), but the peer reset the connection".to_string()
+            }
+            (Read::Reset, _) => "expected silence, but the peer reset the connection".to_string(),
+        };
+        let actual = match got {
+            Read::Eof => "EOF".to_string(),
+            Read::Reset => "RST".to_string(),
+            _ => show_bytes(&self.buf),
+        };
+        Err(Failure::diff(message, expected, actual))
     }
 
     /// `shutdown(2)`.
@@ -544,6 +538,54 @@ mod tests {
         assert!(!line_prefix_ok(b"HIX", b"HI"));
         assert_eq!(strip_eol(b"ab\r\n"), b"ab");
         assert_eq!(strip_eol(b"ab\n"), b"ab");
+    }
+
+    /// A connected pair on loopback: (our actor, the peer's stream).
+    async fn pair() -> (TcpActor, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (p, _) = l.accept().await.unwrap();
+        (TcpActor::new(c), p)
+    }
+
+    #[tokio::test]
+    async fn what_comes_next_is_named_against_what_was_expected() {
+        let soon = || Instant::now() + Duration::from_secs(2);
+        let t = Duration::from_secs(2);
+        // EOF: recv_eof passes; silence and recv_reset name the close.
+        let (mut a, p) = pair().await;
+        drop(p);
+        let f = a.silence(Duration::from_secs(2)).await.unwrap_err();
+        assert_eq!(
+            f.message,
+            "expected silence, but the peer closed the connection"
+        );
+        assert_eq!(f.actual.as_deref(), Some("EOF"));
+        let f = a.recv_reset(soon(), t).await.unwrap_err();
+        assert_eq!(f.message, "expected a reset, but the peer closed normally");
+        a.recv_eof(soon(), t).await.unwrap();
+        // Data: recv_eof shows the bytes; silence after them says they were waiting.
+        let (mut a, mut p) = pair().await;
+        tokio::io::AsyncWriteExt::write_all(&mut p, b"hi")
+            .await
+            .unwrap();
+        let f = a.recv_eof(soon(), t).await.unwrap_err();
+        assert_eq!(f.message, "expected EOF, but bytes arrived");
+        assert_eq!(
+            (f.expected.as_deref(), f.actual.as_deref()),
+            (Some("EOF"), Some("\"hi\""))
+        );
+        let f = a.silence(Duration::from_millis(50)).await.unwrap_err();
+        assert_eq!(f.message, "expected silence, but bytes had already arrived");
+        // Nothing: silence passes; recv_eof times out with its own words.
+        let (mut a, _p) = pair().await;
+        a.silence(Duration::from_millis(50)).await.unwrap();
+        let wait = Duration::from_millis(50);
+        let f = a.recv_eof(Instant::now() + wait, wait).await.unwrap_err();
+        assert_eq!(
+            f.message,
+            "no EOF within 50ms: the peer kept the connection open"
+        );
     }
 
     #[test]
