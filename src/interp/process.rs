@@ -15,10 +15,39 @@ netdrill rather than to PID 1 (which, inside a container, often never reaps it),
 teardown reaps it with `waitpid(-pgid)`. So after teardown, `kill(-pgid, 0)` fails with
 ESRCH: the group is really gone.
 
+# Escapees: orphans that left their group
+A program that daemonizes (double fork and `setsid`) or moves a child into another group
+(`setpgid`) escapes the group kill. Such an orphan is re-parented to netdrill (a child
+subreaper, or PID 1 of a grading namespace, see [`crate::grade::isolate`]); so:
+- a background thread started with the subreaper calls [`reap_orphans`] every 200 ms:
+  orphans that exited are reaped, not left as zombies;
+- [`kill_inherited`] kills every *inherited* process that is not in a registered group
+  (a member of a live group whose parent died belongs to that group's teardown), and all
+  of its descendants. It runs when the last registered group is swept (no group is live
+  then, so every inherited process is an escapee of a finished run: a daemon does not
+  keep its port until the next scenario), from [`kill_all_registered`], and from
+  [`cleanup_at_exit`], which is also registered with `atexit` the first time a group
+  is spawned.
+
+An *inherited* process is a child of ours that is not a registered group leader and is
+not in our own process group and session. A program netdrill starts directly (with
+`std::process::Command`, not through [`ChildGroup`]) stays in both, and is never touched:
+its status belongs to whoever waits for it. (A direct child put in its own group or
+session by other code would look like an escapee.) Nothing happens in a process that
+never spawned a group (and is not PID 1).
+
 # Registry and Ctrl-C
 Every live group is kept in a global registry until its teardown (or drop) has swept it.
-[`kill_all_registered`] sends SIGKILL to every registered group; the handler installed by
-[`install_interrupt_handler`] does that on SIGINT/SIGTERM and exits with status 130.
+[`kill_all_registered`] sends SIGKILL to every registered group and then kills inherited
+processes; the handler installed by [`install_interrupt_handler`] does that on
+SIGINT/SIGTERM and exits with status 130.
+
+# Limits and death of the parent
+A grading worker sets a process-wide spawn policy once ([`set_spawn_limits`]): every
+spawn then applies the rlimits of [`crate::grade::limits::apply_rlimits`] and joins the
+pids cgroup, between fork and exec. When the spawning thread is the main thread, the
+leader also gets `PR_SET_PDEATHSIG = SIGKILL` (it dies if netdrill is killed); from any
+other thread it does not, since that signal fires when the spawning *thread* exits.
 
 # Bounds
 A stdout line is cut at [`LINE_CAP`] bytes (the rest of that line is discarded), at
@@ -28,15 +57,17 @@ block because nobody reads its log), and stderr keeps only its last [`STDERR_LIN
 lines / [`STDERR_BYTES`] bytes.
 */
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ffi::CString;
 use std::fmt;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::libc;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -44,6 +75,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::grade::Limits;
 
 /// The longest stdout or stderr line kept; the rest of a longer line is discarded.
 pub const LINE_CAP: usize = 64 * 1024;
@@ -55,6 +88,10 @@ pub const STDERR_LINES: usize = 20;
 pub const STDERR_BYTES: usize = 8 * 1024;
 /// How long teardown waits for the group to die after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+/// How often the background thread reaps orphans.
+const REAP_EVERY: Duration = Duration::from_millis(200);
+/// How long [`kill_inherited`] keeps looking for (and reaping) inherited processes.
+const INHERITED_WAIT: Duration = Duration::from_secs(2);
 
 /// What can go wrong with a spawned program.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +233,16 @@ impl ChildGroup {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        let policy = POLICY.get();
+        // PR_SET_PDEATHSIG fires when the spawning *thread* exits: only safe to ask for
+        // from the main thread, whose end is the process's end.
+        let parent = nix::unistd::getpid();
+        let pdeathsig = nix::unistd::gettid() == parent;
+        // SAFETY: the closure runs between fork and exec and does only async-signal-safe
+        // work: prctl, getppid, setrlimit, open/write/close; no allocation.
+        unsafe {
+            cmd.pre_exec(move || in_child_before_exec(policy, pdeathsig, parent));
+        }
         // Holding the registry lock across the spawn: a Ctrl-C between fork and
         // registration cannot miss the new group.
         let mut registry = registry();
@@ -372,6 +419,7 @@ impl ChildGroup {
             let _ = tokio::task::spawn_blocking(move || reap_group(pgid, KILL_WAIT)).await;
             self.swept = true;
             registry().remove(&self.pgid);
+            let _ = tokio::task::spawn_blocking(kill_inherited_if_idle).await;
         }
         self.drain_stderr(Duration::from_millis(100)).await;
         self.exit
@@ -421,6 +469,7 @@ impl Drop for ChildGroup {
             .spawn(move || {
                 reap_group(pgid, KILL_WAIT);
                 registry().remove(&pgid);
+                kill_inherited_if_idle();
             });
         if reaper.is_err() && leader_reaped {
             registry().remove(&pgid);
@@ -455,13 +504,337 @@ fn reap_group(pgid: i32, within: Duration) {
     }
 }
 
-/// Makes this process the reaper of its orphaned descendants (Linux), once.
+/// True once this process adopts orphans (it spawned a group): only then are
+/// inherited processes looked for.
+static ADOPTING: AtomicBool = AtomicBool::new(false);
+
+/// Makes this process the reaper of its orphaned descendants (Linux), once; starts the
+/// thread that reaps them and registers [`cleanup_at_exit`] with `atexit`.
 fn become_subreaper() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         #[cfg(target_os = "linux")]
         let _ = nix::sys::prctl::set_child_subreaper(true);
+        ADOPTING.store(true, Ordering::SeqCst);
+        let _ = std::thread::Builder::new()
+            .name("netdrill-orphans".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(REAP_EVERY);
+                    if any_zombie_child() {
+                        reap_orphans();
+                    }
+                }
+            });
+        // SAFETY: registering a function that takes no arguments and does not unwind.
+        unsafe {
+            libc::atexit(cleanup_at_exit_c);
+        }
     });
+}
+
+extern "C" fn cleanup_at_exit_c() {
+    let _ = std::panic::catch_unwind(cleanup_at_exit);
+}
+
+/// A process-wide policy applied to every spawned program between fork and exec.
+#[derive(Debug)]
+struct SpawnPolicy {
+    limits: Limits,
+    cgroup_procs: Option<CString>,
+}
+
+static POLICY: OnceLock<SpawnPolicy> = OnceLock::new();
+
+/// Sets, once for the whole process, the limits applied to every program spawned from
+/// now on ([`crate::grade::limits::apply_rlimits`]) and the `cgroup.procs` file each one
+/// joins (a [`crate::grade::limits::PidsCgroup`]'s). Meant for a grading worker, before
+/// it runs anything. False (and nothing changed) when a policy was already set.
+pub fn set_spawn_limits(limits: Limits, cgroup_procs: Option<CString>) -> bool {
+    POLICY
+        .set(SpawnPolicy {
+            limits,
+            cgroup_procs,
+        })
+        .is_ok()
+}
+
+/// The limits set by [`set_spawn_limits`], if any.
+pub fn spawn_limits() -> Option<Limits> {
+    POLICY.get().map(|p| p.limits)
+}
+
+/// Runs in the child between fork and exec: async-signal-safe only.
+fn in_child_before_exec(
+    policy: Option<&SpawnPolicy>,
+    pdeathsig: bool,
+    parent: Pid,
+) -> std::io::Result<()> {
+    if pdeathsig {
+        // SAFETY: prctl with integer arguments.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+        }
+        if nix::unistd::getppid() != parent {
+            // netdrill died between fork and prctl: do not run orphaned.
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+    }
+    if let Some(policy) = policy {
+        if let Some(procs) = &policy.cgroup_procs {
+            crate::grade::limits::join_cgroup(procs)?;
+        }
+        crate::grade::limits::apply_rlimits(&policy.limits)?;
+    }
+    Ok(())
+}
+
+/// `/proc/<pid>/stat`, the fields used here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcStat {
+    pid: i32,
+    state: u8,
+    ppid: i32,
+    pgrp: i32,
+    session: i32,
+}
+
+impl ProcStat {
+    fn read(pid: i32) -> Option<ProcStat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        ProcStat::parse(pid, &text)
+    }
+
+    /// `pid (comm) S ppid pgrp session …`; comm may hold spaces and parentheses.
+    fn parse(pid: i32, text: &str) -> Option<ProcStat> {
+        let (_, rest) = text.rsplit_once(')')?;
+        let mut f = rest.split_whitespace();
+        let state = *f.next()?.as_bytes().first()?;
+        let mut num = || f.next()?.parse::<i32>().ok();
+        Some(ProcStat {
+            pid,
+            state,
+            ppid: num()?,
+            pgrp: num()?,
+            session: num()?,
+        })
+    }
+
+    fn dead(&self) -> bool {
+        matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
+/// Every process in `/proc`.
+fn all_processes() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(ProcStat::read)
+        .collect()
+}
+
+/// Our children: from `/proc/self/task/*/children` (cheap), else a scan of `/proc`.
+fn our_children(me: i32) -> Vec<ProcStat> {
+    let mut pids = BTreeSet::new();
+    let mut readable = false;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+                readable = true;
+                pids.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    if !readable {
+        return all_processes()
+            .into_iter()
+            .filter(|p| p.ppid == me)
+            .collect();
+    }
+    pids.into_iter()
+        .filter_map(ProcStat::read)
+        .filter(|p| p.ppid == me)
+        .collect()
+}
+
+/// Who we are, for telling inherited processes from our own.
+struct Us {
+    pid: i32,
+    pgrp: i32,
+    session: i32,
+}
+
+impl Us {
+    fn now() -> Us {
+        Us {
+            pid: nix::unistd::getpid().as_raw(),
+            pgrp: nix::unistd::getpgrp().as_raw(),
+            session: nix::unistd::getsid(None).map_or(-1, Pid::as_raw),
+        }
+    }
+
+    /// A child of ours that is no registered leader and left our group or session:
+    /// one we may reap.
+    fn inherited(&self, p: &ProcStat, registered: &BTreeSet<i32>) -> bool {
+        p.ppid == self.pid
+            && !registered.contains(&p.pid)
+            && (p.pgrp != self.pgrp || p.session != self.session)
+    }
+
+    /// An inherited process that is not in a registered group either (a member of a
+    /// live group whose parent died is that group's business): one we may kill.
+    fn escaped(&self, p: &ProcStat, registered: &BTreeSet<i32>) -> bool {
+        self.inherited(p, registered) && !registered.contains(&p.pgrp)
+    }
+}
+
+/// Whether some child of ours is a zombie (peeked at with `waitid(WNOWAIT)`, which
+/// reaps nothing).
+fn any_zombie_child() -> bool {
+    // SAFETY: waitid into a zeroed siginfo_t.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() != 0
+    }
+}
+
+/// Reaps every inherited child (see the module doc) that has exited: orphans that
+/// escaped their group and ended. Registered leaders are left to tokio, and programs
+/// started directly to whoever started them. Returns how many were reaped.
+pub fn reap_orphans() -> usize {
+    if !adopting() {
+        return 0;
+    }
+    let us = Us::now();
+    let registered: BTreeSet<i32> = registry().clone();
+    our_children(us.pid)
+        .iter()
+        .filter(|p| p.dead() && us.inherited(p, &registered))
+        .filter(|p| {
+            matches!(
+                waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG)),
+                Ok(s) if s != WaitStatus::StillAlive
+            )
+        })
+        .count()
+}
+
+fn adopting() -> bool {
+    ADOPTING.load(Ordering::SeqCst) || nix::unistd::getpid().as_raw() == 1
+}
+
+/// Sends SIGKILL to every inherited process (see the module doc) that is not in a
+/// registered group, and to all of its descendants, again until none is left (bounded: 2 s), and reaps them. Returns how
+/// many processes it killed. Does nothing in a process that never spawned a group.
+pub fn kill_inherited() -> usize {
+    if !adopting() {
+        return 0;
+    }
+    let deadline = Instant::now() + INHERITED_WAIT;
+    let mut killed = BTreeSet::new();
+    loop {
+        let registered: BTreeSet<i32> = registry().clone();
+        let found = kill_inherited_once(&registered, &mut killed);
+        reap_orphans();
+        if found == 0 || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Reap what died (bounded): killed descendants are re-parented to us as they die.
+    let us = Us::now();
+    while Instant::now() < deadline {
+        let registered: BTreeSet<i32> = registry().clone();
+        reap_orphans();
+        if !our_children(us.pid)
+            .iter()
+            .any(|p| killed.contains(&p.pid) && us.inherited(p, &registered))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    killed.len()
+}
+
+/// One round: SIGKILL to the live inherited processes and their descendants; returns
+/// how many live inherited processes it found.
+fn kill_inherited_once(registered: &BTreeSet<i32>, killed: &mut BTreeSet<i32>) -> usize {
+    let us = Us::now();
+    let roots: Vec<i32> = our_children(us.pid)
+        .iter()
+        .filter(|p| !p.dead() && us.escaped(p, registered))
+        .map(|p| p.pid)
+        .collect();
+    if roots.is_empty() {
+        return 0;
+    }
+    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for p in all_processes().iter().filter(|p| !p.dead()) {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mut todo = roots.clone();
+    let mut seen = BTreeSet::new();
+    while let Some(pid) = todo.pop() {
+        if pid <= 1 || pid == us.pid || !seen.insert(pid) {
+            continue;
+        }
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        killed.insert(pid);
+        todo.extend(children.get(&pid).into_iter().flatten().copied());
+    }
+    roots.len()
+}
+
+/// [`kill_inherited`] when no group is registered, holding the registry so that no
+/// group starts meanwhile: then every inherited process is an escapee of a run that
+/// is over. Kills only (a few rounds); the background thread reaps.
+fn kill_inherited_if_idle() {
+    if !adopting() {
+        return;
+    }
+    let registry = registry();
+    if !registry.is_empty() {
+        return;
+    }
+    let mut killed = BTreeSet::new();
+    for _ in 0..5 {
+        if kill_inherited_once(&registry, &mut killed) == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(registry);
+    if !killed.is_empty() {
+        reap_orphans();
+    }
+}
+
+/// Before netdrill exits: SIGKILL to every registered group, then [`kill_inherited`],
+/// then removal of the pids cgroups this process made and did not drop
+/// ([`crate::grade::limits::remove_created_cgroups`]). Registered with `atexit` the
+/// first time a group is spawned; calling it again is harmless.
+pub fn cleanup_at_exit() {
+    kill_all_registered();
+    let _ = crate::grade::limits::remove_created_cgroups();
 }
 
 /// Reads one line (through `\n`), cut at `cap` bytes (the rest of a longer line is
@@ -516,11 +889,13 @@ pub fn registered_groups() -> Vec<i32> {
     registry().iter().copied().collect()
 }
 
-/// Sends SIGKILL to every registered process group (for Ctrl-C).
+/// Sends SIGKILL to every registered process group, then kills every inherited process
+/// ([`kill_inherited`]) (for Ctrl-C).
 pub fn kill_all_registered() {
     for pgid in registry().iter() {
         signal_group(*pgid, Signal::SIGKILL);
     }
+    kill_inherited();
 }
 
 /// On SIGINT or SIGTERM: kill every registered group, then exit with status 130.
@@ -575,6 +950,56 @@ mod tests {
         assert_eq!(t.lines.len(), 1);
         assert!(t.bytes <= STDERR_BYTES);
         assert_eq!(t.bytes, t.lines[0].len());
+    }
+
+    #[test]
+    fn proc_stat_is_parsed_even_with_odd_names() {
+        let s = ProcStat::parse(42, "42 (a (b) c) Z 7 42 40 34816 0 0").unwrap();
+        assert_eq!(
+            s,
+            ProcStat {
+                pid: 42,
+                state: b'Z',
+                ppid: 7,
+                pgrp: 42,
+                session: 40
+            }
+        );
+        assert!(s.dead());
+        assert_eq!(ProcStat::parse(1, "garbage"), None);
+        assert_eq!(ProcStat::parse(1, "1 (x) S 0"), None);
+    }
+
+    #[test]
+    fn only_children_that_left_our_group_or_session_are_inherited() {
+        let us = Us {
+            pid: 10,
+            pgrp: 5,
+            session: 5,
+        };
+        let registered = BTreeSet::from([20]);
+        let p = |pid, ppid, pgrp, session| ProcStat {
+            pid,
+            state: b'S',
+            ppid,
+            pgrp,
+            session,
+        };
+        let daemon = p(30, 10, 30, 30);
+        let own_group = p(31, 10, 31, 5);
+        let orphan_of_live_group = p(32, 10, 20, 5);
+        let orphan_of_finished_group = p(33, 10, 25, 5);
+        for q in [daemon, own_group, orphan_of_finished_group] {
+            assert!(us.inherited(&q, &registered) && us.escaped(&q, &registered));
+        }
+        assert!(us.inherited(&orphan_of_live_group, &registered));
+        assert!(!us.escaped(&orphan_of_live_group, &registered));
+        let leader = p(20, 10, 20, 5);
+        let started_directly = p(34, 10, 5, 5);
+        let not_ours = p(35, 11, 35, 35);
+        for q in [leader, started_directly, not_ours] {
+            assert!(!us.inherited(&q, &registered), "{q:?}");
+        }
     }
 
     #[test]
