@@ -34,6 +34,11 @@ use crate::scenario::Protocol;
 
 /// How long teardown waits after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_millis(500);
+/// How long a starting program may take before netdrill looks whether it listens on
+/// another port than its own (then it fails at once instead of waiting out the timeout).
+const ELSEWHERE_AFTER: Duration = Duration::from_millis(1000);
+/// How often netdrill looks again after that.
+const ELSEWHERE_EVERY: Duration = Duration::from_millis(250);
 /// How long, after an early exit, netdrill waits for the rest of its stderr.
 const STDERR_DRAIN: Duration = Duration::from_millis(200);
 
@@ -53,12 +58,15 @@ pub enum TargetError {
     },
     /// It never listened (or bound) within the wait.
     #[error(
-        "the target was not ready on {addr} within {} (nothing {} there){}",
-        humantime::format_duration(*waited),
-        what,
+        "{}{}",
+        never_ready_headline(.addr, *.waited, .what, .elsewhere, *.protocol),
         stderr_section(.stderr_tail)
     )]
     NeverReady {
+        /// The addresses the program did listen (or was bound) on instead.
+        elsewhere: Vec<SocketAddr>,
+        /// Its protocol.
+        protocol: Protocol,
         /// How long netdrill waited.
         waited: Duration,
         /// Where it should have been.
@@ -88,6 +96,30 @@ pub enum TargetError {
     /// No free port could be found.
     #[error("cannot find a free port: {0}")]
     NoFreePort(io::Error),
+}
+
+fn never_ready_headline(
+    addr: &SocketAddr,
+    waited: Duration,
+    what: &str,
+    elsewhere: &[SocketAddr],
+    protocol: Protocol,
+) -> String {
+    if elsewhere.is_empty() {
+        return format!(
+            "the target was not ready on {addr} within {} (nothing {what} there)",
+            humantime::format_duration(waited)
+        );
+    }
+    let list: Vec<String> = elsewhere.iter().map(|a| a.to_string()).collect();
+    let verb = match protocol {
+        Protocol::Tcp => "listens",
+        Protocol::Udp => "is bound",
+    };
+    format!(
+        "the target {verb} on {}, not on its port {addr}: it must use the port it is given (its first argument, or {{{{port}}}} in the command) rather than a fixed one",
+        list.join(", ")
+    )
 }
 
 fn stderr_section(tail: &str) -> String {
@@ -299,6 +331,7 @@ pub async fn wait_ready(
 ) -> Result<SocketAddr, TargetError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
+    let mut last_look = Duration::ZERO;
     loop {
         if let Some(exit) = child.try_exit() {
             child.drain_stderr(STDERR_DRAIN).await;
@@ -311,9 +344,26 @@ pub async fn wait_ready(
             return Ok(SocketAddr::new(ip, port));
         }
         let elapsed = start.elapsed();
-        if elapsed >= timeout {
+        // A program that listens, but on another port than its own, will not move:
+        // once it has had a moment, say so at once instead of waiting out the timeout.
+        let mut elsewhere = Vec::new();
+        if elapsed >= ELSEWHERE_AFTER && elapsed - last_look >= ELSEWHERE_EVERY {
+            last_look = elapsed;
+            elsewhere = sockets_of_group(child.pgid(), protocol);
+            if elsewhere.iter().any(|a| a.port() == port) {
+                // It started listening on its own port since the probe: look again.
+                continue;
+            }
+        }
+        if elapsed >= timeout || !elsewhere.is_empty() {
+            if elsewhere.is_empty() {
+                elsewhere = sockets_of_group(child.pgid(), protocol);
+                elsewhere.retain(|a| a.port() != port);
+            }
             return Err(TargetError::NeverReady {
-                waited: timeout,
+                elsewhere,
+                protocol,
+                waited: elapsed.min(timeout),
                 addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                 what: match protocol {
                     Protocol::Tcp => "listened",
@@ -427,6 +477,84 @@ pub fn bound_on(proc_text: &str, port: u16) -> Vec<IpAddr> {
         .collect()
 }
 
+/// The local addresses of the listening (TCP) or bound (UDP) sockets held by any member
+/// of process group `pgid`, read from `/proc` (empty where `/proc` cannot tell).
+pub fn sockets_of_group(pgid: i32, protocol: Protocol) -> Vec<SocketAddr> {
+    let mut inodes = std::collections::BTreeSet::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces): state ppid pgrp ...
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+            continue;
+        };
+        let pgrp = after
+            .split_whitespace()
+            .nth(2)
+            .and_then(|f| f.parse::<i32>().ok());
+        if pgrp != Some(pgid) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = std::fs::read_link(fd.path())
+                && let Some(inode) = link
+                    .to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .and_then(|l| l.parse::<u64>().ok())
+            {
+                inodes.insert(inode);
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let files: [&str; 2] = match protocol {
+        Protocol::Tcp => ["/proc/net/tcp", "/proc/net/tcp6"],
+        Protocol::Udp => ["/proc/net/udp", "/proc/net/udp6"],
+    };
+    let mut found = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for (addr, inode, state) in proc_socket_inodes(&text) {
+            let wanted = match protocol {
+                Protocol::Tcp => state == 0x0A,
+                Protocol::Udp => true,
+            };
+            if wanted && inodes.contains(&inode) && !found.contains(&addr) {
+                found.push(addr);
+            }
+        }
+    }
+    found
+}
+
+/// (local address, inode, state) of every row of a `/proc/net/{tcp,udp}[6]` text.
+fn proc_socket_inodes(text: &str) -> impl Iterator<Item = (SocketAddr, u64, u8)> + '_ {
+    text.lines().skip(1).filter_map(|row| {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        let (ip_hex, port_hex) = cols.get(1)?.split_once(':')?;
+        let state = u8::from_str_radix(cols.get(3)?, 16).ok()?;
+        let inode = cols.get(9)?.parse::<u64>().ok()?;
+        let port = u16::from_str_radix(port_hex, 16).ok()?;
+        Some((SocketAddr::new(parse_proc_ip(ip_hex)?, port), inode, state))
+    })
+}
+
 /// (local address, local port, state) of every row of a `/proc/net/{tcp,udp}[6]` text.
 fn proc_sockets(text: &str) -> impl Iterator<Item = (IpAddr, u16, u8)> + '_ {
     text.lines().skip(1).filter_map(|row| {
@@ -491,6 +619,16 @@ mod tests {
             [IpAddr::V6(Ipv6Addr::UNSPECIFIED)]
         );
         assert!(listening_on("garbage\nmore garbage", 1).is_empty());
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn socket_inodes_are_read_with_their_address_and_state() {
+        let rows: Vec<(SocketAddr, u64, u8)> = proc_socket_inodes(TCP).collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0], ("127.0.0.1:8080".parse().unwrap(), 1, 0x0A));
+        assert_eq!(rows[2], ("127.0.0.1:8081".parse().unwrap(), 3, 0x01));
+        assert_eq!(proc_socket_inodes("header\nnot a row").count(), 0);
     }
 
     #[test]
