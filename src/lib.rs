@@ -22,6 +22,7 @@ Data flows one way, and the modules follow it:
 pub mod builtin;
 pub mod cli;
 pub mod diagnostic;
+pub mod grade;
 pub mod interp;
 pub mod report;
 pub mod scenario;

@@ -1,5 +1,5 @@
 /*!
-The `netdrill` command line: `run`, `check`, `serve`, `schema`.
+The `netdrill` command line: `run`, `check`, `serve`, `schema`, `grade`.
 
 Exit status (contract §3): 0 all passed; 1 a scenario failed; 2 invalid input.
 */
@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod grade;
 pub mod run;
 pub mod schema;
 pub mod serve;
@@ -40,6 +41,11 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Grade submissions by a rubric (`grade merge` joins shards).
+    Grade(grade::GradeArgs),
+    /// One submission's grading worker (started by `grade`).
+    #[command(hide = true)]
+    GradeWorker(grade::WorkerArgs),
 }
 
 /// Parses the command line and runs it.
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Schema => schema::main(),
+        Command::Grade(args) => grade::main(args),
+        Command::GradeWorker(args) => grade::worker_main(args),
     }
 }
 

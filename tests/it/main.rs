@@ -4,6 +4,9 @@ netdrill's integration tests: one test binary, one module per area.
 
 mod cli;
 mod engine;
+mod grade;
+mod isolate;
 mod link;
 mod loader;
 mod procs;
+mod rubric;
