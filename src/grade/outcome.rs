@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Rubric, Visibility};
 
+/// How the reason of a test that did not run begins.
+pub const CUT_SHORT: &str = "grading was cut short because ";
+
 /// How one test of one submission ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,6 +45,10 @@ pub struct TestResult {
     pub output: String,
     /// The plain transcript of the run (empty when it did not run).
     pub transcript: String,
+    /// What the program under test printed (stdout and stderr), up to the rubric's
+    /// `output` limit, with a closing note when more was drained.
+    #[serde(default)]
+    pub program_output: String,
     /// Wall-clock time of the test.
     pub duration_ms: u64,
     /// The rubric's visibility for it.
@@ -63,6 +70,7 @@ impl TestResult {
             message: why.to_string(),
             output: format!("**Not run**: {why}\n"),
             transcript: String::new(),
+            program_output: String::new(),
             duration_ms: 0,
             visibility: t.visibility,
             tags: t.tags.clone(),
@@ -176,14 +184,23 @@ impl SubmissionResult {
             }
         }
         let missing = tests.iter().any(Option::is_none);
+        // A test the worker could not run (its own time limit) says why.
+        let not_run = tests.iter().flatten().find_map(|t| {
+            (t.status == TestStatus::NotRun).then(|| {
+                t.message
+                    .strip_prefix(CUT_SHORT)
+                    .unwrap_or(&t.message)
+                    .to_string()
+            })
+        });
         let cut_short = match (cut_short, missing || !done) {
             (Some(why), _) => Some(why),
             (None, true) => Some("the grading worker ended before every test ran".to_string()),
-            (None, false) => None,
+            (None, false) => not_run,
         };
         let why = cut_short
             .as_deref()
-            .map(|w| format!("grading was cut short because {w}"))
+            .map(|w| format!("{CUT_SHORT}{w}"))
             .unwrap_or_default();
         let tests = tests
             .into_iter()

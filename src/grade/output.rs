@@ -188,6 +188,16 @@ pub fn write_submission(
                 text.push('\n');
             }
         }
+        if !t.program_output.is_empty() {
+            let _ = write!(
+                text,
+                "\nwhat the program printed (stdout and stderr):\n{}",
+                t.program_output
+            );
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
         write_atomic(
             &tdir.join(transcript_file_name(t.number, &t.name)),
             text.as_bytes(),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::isolate::{self, Isolation};
 use super::limits::PidsCgroup;
 use super::model::{Limits, Rubric, RubricTest};
-use super::outcome::{BuildResult, TestResult, TestStatus, WorkerEvent};
+use super::outcome::{BuildResult, CUT_SHORT, TestResult, TestStatus, WorkerEvent};
 use crate::interp::engine::{self, RunOptions, Status, TargetOverride};
 use crate::interp::process::{self, ChildGroup};
 use crate::report::ScenarioOutcome;
@@ -117,7 +117,7 @@ async fn grade(rubric: &Rubric, dir: &Path) {
                 rubric,
                 test.number - 1,
                 &format!(
-                    "grading was cut short because the submission's time limit ({}) ran out",
+                    "{CUT_SHORT}the submission's time limit ({}) ran out",
                     humantime::format_duration(rubric.timeout)
                 ),
             )
@@ -268,17 +268,24 @@ async fn run_test(
         message: String::new(),
         output: String::new(),
         transcript: String::new(),
+        program_output: String::new(),
         duration_ms,
         visibility: test.visibility,
         tags: test.tags.clone(),
     };
     let Ok(result) = run else {
-        let why = if wall < test.timeout {
-            format!(
-                "the submission's time limit ({}) ran out during this test",
+        if wall < test.timeout {
+            // The submission's own limit, not the test's: grading was cut short.
+            let why = format!(
+                "{CUT_SHORT}the submission's time limit ({}) ran out during this test",
                 humantime::format_duration(rubric.timeout)
-            )
-        } else {
+            );
+            return TestResult {
+                duration_ms,
+                ..TestResult::not_run(rubric, test.number - 1, &why)
+            };
+        }
+        let why = {
             format!(
                 "the test did not finish within its time limit ({})",
                 humantime::format_duration(test.timeout)
@@ -293,6 +300,10 @@ async fn run_test(
         };
     };
     let transcript = result.transcript.render();
+    let base = TestResult {
+        program_output: program_output(result.target_output.as_ref(), &rubric.limits),
+        ..base
+    };
     if result.status == Status::Passed {
         return TestResult {
             transcript,
@@ -338,6 +349,21 @@ async fn run_test(
         transcript,
         ..base
     }
+}
+
+/// What the program printed, with a note on what was drained beyond the kept part.
+fn program_output(kept: Option<&(String, u64)>, limits: &Limits) -> String {
+    let Some((text, dropped)) = kept else {
+        return String::new();
+    };
+    let mut out = text.clone();
+    if *dropped > 0 {
+        out.push_str(&format!(
+            "… ({dropped} more bytes were printed and drained: only the first {} are kept, the rubric's `output` limit)\n",
+            human_size(limits.output)
+        ));
+    }
+    out
 }
 
 /// A student-facing explanation of a failure, from the engine's message: setup

@@ -97,6 +97,9 @@ pub struct RunResult {
     pub duration: Duration,
     /// The link's seed, when the scenario has an active link.
     pub seed: Option<u64>,
+    /// What a spawned server target printed, as far as its spawn policy kept it (see
+    /// [`crate::interp::process::ChildGroup::kept_output`]), and the bytes not kept.
+    pub target_output: Option<(String, u64)>,
 }
 
 /// An actor of a session.
@@ -188,6 +191,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
                 }),
                 duration: started.elapsed(),
                 seed,
+                target_output: None,
             };
         }
     };
@@ -233,8 +237,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         session.teardown().await;
         transcript = std::mem::take(&mut session.transcript);
     }
+    let mut target_output = None;
     if let Some(t) = target.as_mut() {
         t.stop().await;
+        target_output = t.kept_output();
     }
     if let Some(link) = &shared.link {
         link.shutdown();
@@ -263,6 +269,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         failure,
         duration: started.elapsed(),
         seed,
+        target_output,
     }
 }
 

@@ -209,6 +209,30 @@ pub struct ChildGroup {
     exit: Option<ExitInfo>,
     /// True once the whole group was killed and swept (and deregistered).
     swept: bool,
+    /// Its output (stdout and stderr lines, as they came) up to the spawn policy's
+    /// `output` limit; nothing is kept without a policy.
+    kept: Arc<Mutex<Kept>>,
+}
+
+/// The first bytes a program printed, up to a cap; the rest is counted, not kept.
+#[derive(Debug, Default)]
+struct Kept {
+    text: String,
+    cap: usize,
+    dropped: u64,
+}
+
+impl Kept {
+    fn push(&mut self, line: &str) {
+        let room = self.cap.saturating_sub(self.text.len());
+        let need = line.len() + 1;
+        if need <= room {
+            self.text.push_str(line);
+            self.text.push('\n');
+        } else {
+            self.dropped += need as u64;
+        }
+    }
 }
 
 impl ChildGroup {
@@ -258,10 +282,16 @@ impl ChildGroup {
         let (tx, stdout) = mpsc::channel(STDOUT_QUEUE);
         let stdout_dropped = Arc::new(AtomicU64::new(0));
         let dropped = Arc::clone(&stdout_dropped);
+        let kept = Arc::new(Mutex::new(Kept {
+            cap: policy.map(|p| p.limits.output as usize).unwrap_or(0),
+            ..Kept::default()
+        }));
+        let kept_out = Arc::clone(&kept);
         let stdout_task = match child.stdout.take() {
             Some(out) => tokio::spawn(async move {
                 let mut reader = BufReader::new(out);
                 while let Ok(Some(line)) = read_capped_line(&mut reader, LINE_CAP).await {
+                    lock(&kept_out).push(&line);
                     match tx.try_send(line) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => {
@@ -276,9 +306,11 @@ impl ChildGroup {
         let stderr = Arc::new(Mutex::new(Tail::default()));
         let stderr_task = child.stderr.take().map(|err| {
             let tail = Arc::clone(&stderr);
+            let kept_err = Arc::clone(&kept);
             tokio::spawn(async move {
                 let mut reader = BufReader::new(err);
                 while let Ok(Some(line)) = read_capped_line(&mut reader, LINE_CAP).await {
+                    lock(&kept_err).push(&line);
                     lock(&tail).push(line);
                 }
             })
@@ -295,7 +327,16 @@ impl ChildGroup {
             stderr_task,
             exit: None,
             swept: false,
+            kept,
         })
+    }
+
+    /// What it printed (stdout and stderr lines, in the order they were read) up to the
+    /// spawn policy's `output` limit, and how many bytes past that were drained and
+    /// not kept. Empty without a spawn policy.
+    pub fn kept_output(&self) -> (String, u64) {
+        let k = lock(&self.kept);
+        (k.text.clone(), k.dropped)
     }
 
     /// The leader's pid (also the process group id).

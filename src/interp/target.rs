@@ -264,6 +264,15 @@ impl RunningTarget {
         }
     }
 
+    /// What the spawned command printed, as kept by its spawn policy (see
+    /// [`ChildGroup::kept_output`]).
+    pub fn kept_output(&self) -> Option<(String, u64)> {
+        match &self.inner {
+            Inner::Child(c) => Some(c.kept_output()),
+            _ => None,
+        }
+    }
+
     /// The spawned command, for `target.stdout_line` and such.
     pub fn child_mut(&mut self) -> Option<&mut ChildGroup> {
         match &mut self.inner {

@@ -518,3 +518,144 @@ fn an_invalid_rubric_is_status_2_and_nothing_runs() {
     assert!(err.contains("points"), "{err}");
     assert!(!dir.path().join("out").exists());
 }
+
+/// The class's rubric with its `timeout` replaced, written beside the original.
+fn rubric_with_timeout(root: &Path, timeout: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root.join("rubric.toml")).unwrap();
+    let changed = text.replace("timeout = \"2m\"", &format!("timeout = \"{timeout}\""));
+    assert_ne!(text, changed, "the class rubric sets timeout = \"2m\"");
+    let path = root.join("short.toml");
+    std::fs::write(&path, changed).unwrap();
+    path
+}
+
+#[test]
+fn the_submission_time_limit_cuts_grading_short_and_says_so() {
+    let class = class_copy();
+    let out = class.path().join("out");
+    let mark = marker("limit");
+    let rubric = rubric_with_timeout(class.path(), "3s");
+    let started = Instant::now();
+    let r = run(netdrill()
+        .arg("grade")
+        .arg(&rubric)
+        .arg(class.path().join("submissions/infinite-loop"))
+        .arg("--out")
+        .arg(&out)
+        .env("NETDRILL_TEST_MARK", &mark));
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stdout)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_nothing_left(&mark);
+    let v = read_json(&out.join("infinite-loop/results.json"));
+    check_gradescope_shape(&v);
+    assert_eq!(v["score"].as_f64(), Some(0.0));
+    let text = v["output"].as_str().unwrap();
+    assert!(
+        text.contains("cut short because the submission's time limit (3s) ran out"),
+        "{text}"
+    );
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["complete"], false);
+}
+
+#[test]
+fn the_global_deadline_stops_grading_and_every_submission_is_written() {
+    let class = class_copy();
+    let out = class.path().join("out");
+    let mark = marker("deadline");
+    let subs = submissions(class.path(), &["infinite-loop", "one-recv"]);
+    let r = run(netdrill()
+        .arg("grade")
+        .arg(class.path().join("rubric.toml"))
+        .args(&subs)
+        .arg("--out")
+        .arg(&out)
+        .args(["--jobs", "1", "--deadline", "2s"])
+        .env("NETDRILL_TEST_MARK", &mark));
+    assert_eq!(r.status.code(), Some(1));
+    assert_nothing_left(&mark);
+    for name in ["infinite-loop", "one-recv"] {
+        let v = read_json(&out.join(name).join("results.json"));
+        let text = v["output"].as_str().unwrap();
+        assert!(
+            text.contains("cut short because the grading deadline (2s) passed"),
+            "{name}: {text}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        stdout.contains("grading was cut short because the grading deadline (2s) passed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_failed_build_gives_every_test_0_with_the_build_output() {
+    let class = class_copy();
+    let out = class.path().join("out");
+    let sub = class.path().join("submissions/broken-build");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(
+        sub.join("Makefile"),
+        "server:\n\t@echo 'server.c:3:1: error: expected declaration before } token' >&2; exit 1\n",
+    )
+    .unwrap();
+    let r = run(netdrill()
+        .arg("grade")
+        .arg(class.path().join("rubric.toml"))
+        .arg(&sub)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let v = read_json(&out.join("broken-build/results.json"));
+    check_gradescope_shape(&v);
+    assert_eq!(v["score"].as_f64(), Some(0.0));
+    assert!(
+        v["output"]
+            .as_str()
+            .unwrap()
+            .contains("The build (`make -s`) failed")
+    );
+    for t in v["tests"].as_array().unwrap() {
+        assert_eq!(t["status"], "failed");
+        let text = t["output"].as_str().unwrap();
+        assert!(
+            text.contains("expected declaration before } token"),
+            "{text}"
+        );
+    }
+    let build = std::fs::read_to_string(out.join("broken-build/transcripts/00-build.txt")).unwrap();
+    assert!(build.contains("$ make -s"), "{build}");
+}
+
+#[test]
+fn a_chatty_program_is_drained_and_its_output_kept_up_to_the_limit() {
+    let class = class_copy();
+    let out = class.path().join("out");
+    let r = run(netdrill()
+        .arg("grade")
+        .arg(class.path().join("rubric.toml"))
+        .arg(class.path().join("submissions/chatty"))
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(r.status.code(), Some(0));
+    assert_eq!(
+        read_json(&out.join("chatty/results.json"))["score"].as_f64(),
+        Some(12.0)
+    );
+    let t = std::fs::read_to_string(out.join("chatty/transcripts/01-one-line.txt")).unwrap();
+    assert!(t.contains("what the program printed"), "{t}");
+    assert!(t.contains("more bytes were printed and drained"), "{t}");
+    // The kept part is at most the rubric's `output` (1 MiB), plus the note.
+    assert!(t.len() < (1 << 20) + 4096, "{} bytes", t.len());
+}
