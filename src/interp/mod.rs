@@ -4,12 +4,14 @@ The interpreter: runs a validated scenario against real sockets and processes on
 - `engine`: walks the steps in order, owns the actors and the transcript.
 - `tcp`, `udp`: the socket actors.
 - `process`: spawned programs (process groups, stdin/stdout, exit, kill).
+- `pidns`: a PID namespace around each spawned program, so that nothing outlives netdrill.
 - `target`: the program under test: start, readiness, teardown.
 - `link`: the impairing relay between actors and target.
 */
 
 pub mod engine;
 pub mod link;
+pub mod pidns;
 pub mod process;
 pub mod target;
 pub mod tcp;

@@ -264,8 +264,9 @@ impl ChildGroup {
         let pdeathsig = nix::unistd::gettid() == parent;
         // SAFETY: the closure runs between fork and exec and does only async-signal-safe
         // work: prctl, getppid, setrlimit, open/write/close; no allocation.
+        let lifeline = super::pidns::lifeline();
         unsafe {
-            cmd.pre_exec(move || in_child_before_exec(policy, pdeathsig, parent));
+            cmd.pre_exec(move || in_child_before_exec(policy, pdeathsig, parent, lifeline));
         }
         // Holding the registry lock across the spawn: a Ctrl-C between fork and
         // registration cannot miss the new group.
@@ -610,6 +611,7 @@ fn in_child_before_exec(
     policy: Option<&SpawnPolicy>,
     pdeathsig: bool,
     parent: Pid,
+    lifeline: Option<super::pidns::Lifeline>,
 ) -> std::io::Result<()> {
     if pdeathsig {
         // SAFETY: prctl with integer arguments.
@@ -632,6 +634,10 @@ fn in_child_before_exec(
             crate::grade::limits::join_cgroup(procs)?;
         }
         crate::grade::limits::apply_rlimits(&policy.limits)?;
+    }
+    if let Some(lifeline) = lifeline {
+        // SAFETY: we are between fork and exec.
+        unsafe { super::pidns::enter(lifeline)? };
     }
     Ok(())
 }

@@ -361,7 +361,13 @@ async fn dropping_a_child_group_kills_it() {
 /// Runs this test binary again, with only `test` and `NETDRILL_IT_HELPER` set, so that
 /// process-wide actions (kill everything, exit on Ctrl-C) stay in their own process.
 fn helper(test: &str) -> std::process::Child {
+    helper_with(test, &[])
+}
+
+/// [`helper`] with more variables in its environment.
+fn helper_with(test: &str, env: &[(&str, &str)]) -> std::process::Child {
     std::process::Command::new(std::env::current_exe().unwrap())
+        .envs(env.iter().copied())
         .args([
             test,
             "--exact",
@@ -656,6 +662,57 @@ fn a_daemonizing_target_leaves_nothing_behind() {
     run_with_escapees("daemon");
 }
 
+/// SIGKILL of netdrill mid-scenario: nothing can clean up in netdrill, yet the target,
+/// its daemon and its grandchildren end, because they live in a PID namespace whose
+/// init follows netdrill.
+#[test]
+fn sigkill_of_netdrill_leaves_no_escapee_behind() {
+    for mode in ["daemon", "setpgid"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pids");
+        let scenario = dir.path().join("s.toml");
+        let token = token(&format!("sigkill-{mode}"));
+        std::fs::write(
+            &scenario,
+            format!(
+                "timeout = \"5s\"\nsteps = [\n  {{ connect = \"target\" }},\n  {{ sleep = \"30s\" }},\n]\n[target]\ncommand = \"python3 {} {mode} {} {{{{port}}}} {token}\"\n",
+                fixtures().join("escape_server.py").display(),
+                pidfile.display()
+            ),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netdrill"))
+            .arg("run")
+            .arg(&scenario)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || !read_pids(&pidfile).is_empty()),
+            "the target never started"
+        );
+        let escapees = read_pids(&pidfile);
+        let server = processes_with(&token);
+        assert!(!server.is_empty(), "the server is not running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let all_gone = eventually(WAIT, || {
+            escapees.iter().all(|&p| not_running(p)) && processes_with(&token).is_empty()
+        });
+        let mut left: Vec<i32> = escapees.into_iter().filter(|&p| !not_running(p)).collect();
+        left.extend(processes_with(&token));
+        for &p in &left {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        assert!(
+            all_gone,
+            "{mode}: processes survived SIGKILL of netdrill: {left:?}"
+        );
+    }
+}
+
 #[test]
 fn children_that_change_their_process_group_leave_nothing_behind() {
     run_with_escapees("setpgid");
@@ -663,7 +720,8 @@ fn children_that_change_their_process_group_leave_nothing_behind() {
 
 #[test]
 fn escapees_are_reaped_and_killed_in_process() {
-    let mut child = helper("procs::helper_escapees");
+    // The fallback where no PID namespace wraps a program: escapees reach netdrill.
+    let mut child = helper_with("procs::helper_escapees", &[("NETDRILL_NO_PIDNS", "1")]);
     let status = wait_std(&mut child);
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
