@@ -1,5 +1,8 @@
 /*!
-`netdrill check [PATH…]`: validate scenario files; exit 0 or 2.
+`netdrill check [PATH…]`: validate scenario and rubric files; exit 0 or 2.
+
+A file is read as a rubric when it has `[[test]]` tables and no `steps` (see
+[`is_rubric`]); a rubric's check includes every scenario it names.
 
 Prints one summary line on stdout when every file is valid; otherwise every diagnostic
 on stderr (fancy, with colour, when stderr is a terminal; plain otherwise) and then the
@@ -12,12 +15,25 @@ use std::process::ExitCode;
 
 use super::{EXIT_INVALID, EXIT_OK, paths_or_default};
 use crate::diagnostic::{plural, render_plain};
+use crate::grade::rubric::load_rubric;
 use crate::scenario::{collect_files, load_file};
+
+/// True when `file` looks like a rubric: it parses as TOML, has `test` (the `[[test]]`
+/// tables) and no `steps`.
+pub fn is_rubric(file: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    table.contains_key("test") && !table.contains_key("steps")
+}
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Scenario files or directories (default `scenarios/`).
+    /// Scenario or rubric files, or directories (default `scenarios/`).
     pub paths: Vec<PathBuf>,
 }
 
@@ -34,19 +50,39 @@ pub fn main(args: CheckArgs) -> ExitCode {
     let fancy = std::io::stderr().is_terminal();
     let mut invalid = 0;
     let mut problems = 0;
+    let mut rubrics = 0;
     for file in &files {
-        if let Err(err) = load_file(file) {
-            invalid += 1;
-            problems += err.problem_count();
-            if fancy {
-                eprintln!("{:?}", miette::Report::new(err));
-            } else {
-                eprint!("{}", render_plain(&err));
-                eprintln!();
+        let (count, report): (usize, Box<dyn miette::Diagnostic + Send + Sync>) = if is_rubric(file)
+        {
+            rubrics += 1;
+            match load_rubric(file) {
+                Ok(_) => continue,
+                Err(err) => (err.problem_count(), Box::new(err)),
             }
+        } else {
+            match load_file(file) {
+                Ok(_) => continue,
+                Err(err) => (err.problem_count(), Box::new(err)),
+            }
+        };
+        invalid += 1;
+        problems += count;
+        if fancy {
+            eprintln!("{:?}", miette::Report::new_boxed(report));
+        } else {
+            eprint!("{}", render_plain(report.as_ref()));
+            eprintln!();
         }
     }
-    let checked = format!("checked {}", plural(files.len(), "scenario file"));
+    let scenarios = files.len() - rubrics;
+    let checked = match rubrics {
+        0 => format!("checked {}", plural(scenarios, "scenario file")),
+        _ => format!(
+            "checked {} and {}",
+            plural(scenarios, "scenario file"),
+            plural(rubrics, "rubric")
+        ),
+    };
     if invalid == 0 {
         println!("{checked}: all valid");
         ExitCode::from(EXIT_OK)

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::grade::isolate::{self, Isolation};
 use crate::grade::model::Rubric;
-use crate::grade::outcome::{SubmissionResult, WorkerEvent};
+use crate::grade::outcome::{NOT_STARTED, SubmissionResult, TestStatus, WorkerEvent};
 use crate::grade::output::{self, ResultsFormat, Summary, SummaryRow};
 use crate::grade::rubric::load_rubric;
 
@@ -351,6 +351,8 @@ async fn grade_all(args: &GradeArgs, rubric: &Rubric, plan: Plan, isolation: Iso
     };
     let ctx = &ctx;
     let progress = &progress;
+    let limits_warning = std::sync::Once::new();
+    let limits_warning = &limits_warning;
     let results: Vec<SubmissionResult> = futures::stream::iter(plan.submissions.iter())
         .map(|(name, dir)| {
             let mut stop = stop_rx.clone();
@@ -368,13 +370,16 @@ async fn grade_all(args: &GradeArgs, rubric: &Rubric, plan: Plan, isolation: Iso
                     grade_one(ctx, name, dir, stop).await
                 };
                 let result = SubmissionResult {
-                    isolation: if result.isolation == "none" && ctx.isolated {
+                    isolation: if result.isolation == NOT_STARTED {
                         ctx.iso_name.to_string()
                     } else {
                         result.isolation
                     },
                     ..result
                 };
+                if let Some(note) = &result.limits_note {
+                    limits_warning.call_once(|| eprintln!("warning: {note}."));
+                }
                 if let Err(e) = write_one(ctx, &result) {
                     eprintln!("error: cannot write the results of {}: {e}", result.name);
                 }
@@ -398,6 +403,7 @@ async fn grade_all(args: &GradeArgs, rubric: &Rubric, plan: Plan, isolation: Iso
         max_score: rubric.max_score(),
         isolation: iso_name.clone(),
         isolation_note: iso_note.clone(),
+        limits_note: results.iter().find_map(|r| r.limits_note.clone()),
         shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
         complete: !incomplete,
         cut_short: stop_why.clone().or_else(|| {
@@ -688,8 +694,15 @@ impl Progress {
     }
 
     fn done(&self, r: &SubmissionResult) {
+        let verb = if r.isolation == NOT_STARTED
+            || r.tests.iter().all(|t| t.status == TestStatus::NotRun)
+        {
+            "not graded"
+        } else {
+            "graded"
+        };
         let line = format!(
-            "graded {}: {}/{} in {:.1} s{}",
+            "{verb} {}: {}/{} in {:.1} s{}",
             r.name,
             output::fmt_points(r.score()),
             output::fmt_points(r.max_score()),

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Rubric, Visibility};
 
+/// The isolation of a submission whose worker never reported.
+pub const NOT_STARTED: &str = "not started";
+
 /// How the reason of a test that did not run begins.
 pub const CUT_SHORT: &str = "grading was cut short because ";
 
@@ -135,8 +138,11 @@ pub struct SubmissionResult {
     pub cut_short: Option<String>,
     /// Wall-clock seconds.
     pub execution_time: f64,
-    /// The isolation it ran under.
+    /// The isolation it ran under (`not started` when no worker reported).
     pub isolation: String,
+    /// Where no pids cgroup counted its processes: why, and what that leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits_note: Option<String>,
 }
 
 impl SubmissionResult {
@@ -168,12 +174,28 @@ impl SubmissionResult {
     ) -> SubmissionResult {
         let mut tests: Vec<Option<TestResult>> = vec![None; rubric.tests.len()];
         let mut build = None;
-        let mut isolation = "none".to_string();
+        let mut isolation = NOT_STARTED.to_string();
+        let mut limits_note = None;
         let mut done = false;
         for e in events {
             match e {
                 WorkerEvent::Started { isolation: i, .. } => isolation = i,
                 WorkerEvent::Build(b) => build = Some(b),
+                WorkerEvent::Limits {
+                    cgroup: None,
+                    why: Some(why),
+                } => {
+                    let root = nix::unistd::geteuid().is_root();
+                    limits_note = Some(if root {
+                        format!(
+                            "no pids cgroup ({why}); running as root, RLIMIT_NPROC does not bind, so the `processes` limit was not enforced"
+                        )
+                    } else {
+                        format!(
+                            "no pids cgroup ({why}); the `processes` limit was enforced by RLIMIT_NPROC, which counts every process of the user"
+                        )
+                    });
+                }
                 WorkerEvent::Limits { .. } => {}
                 WorkerEvent::Test(t) => {
                     if let Some(slot) = t.number.checked_sub(1).and_then(|i| tests.get_mut(i)) {
@@ -215,6 +237,7 @@ impl SubmissionResult {
             cut_short,
             execution_time,
             isolation,
+            limits_note,
         }
     }
 }

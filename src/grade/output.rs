@@ -35,6 +35,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    // Readable like any file written the ordinary way (tempfile makes them 0600).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -293,10 +299,13 @@ pub struct Summary {
     /// Where isolation is `none`: why, and what that means.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub isolation_note: Option<String>,
+    /// Where the `processes` limit was not enforced by a pids cgroup: why.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limits_note: Option<String>,
     /// `K/N` when this is one shard of a class.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub shard: Option<String>,
-    /// True when grading was cut short (then `cut_short` says why).
+    /// True when every submission was graded completely (else `cut_short` says why).
     pub complete: bool,
     /// Why grading was cut short.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -380,20 +389,19 @@ pub fn csv_field(s: &str) -> String {
 /// Combines the outputs of shards (`DIR/summary.json` + `DIR/<submission>/…` each) into
 /// `out`: the submissions' folders are copied, the summaries joined.
 pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary, String> {
-    let mut merged: Option<Summary> = None;
+    // Read and check every shard first: a refused merge writes nothing.
+    let mut read = Vec::new();
     for shard in shards {
         let path = shard.join("summary.json");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let s: Summary = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a netdrill summary: {e}", path.display()))?;
-        for row in &s.submissions {
-            let from = shard.join(&row.submission);
-            if from.is_dir() {
-                copy_dir(&from, &out.join(&row.submission))
-                    .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
-            }
-        }
+        read.push((shard, s));
+    }
+    let mut merged: Option<Summary> = None;
+    for (shard, s) in &read {
+        let s = s.clone();
         merged = Some(match merged {
             None => Summary { shard: None, ..s },
             Some(mut m) => {
@@ -418,6 +426,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary, String> {
                 if m.cut_short.is_none() {
                     m.cut_short = s.cut_short;
                 }
+                if m.limits_note.is_none() {
+                    m.limits_note = s.limits_note;
+                }
                 if s.isolation == "none" {
                     m.isolation = s.isolation;
                     m.isolation_note = s.isolation_note;
@@ -429,6 +440,15 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary, String> {
     let mut m = merged.ok_or("no shard directories given")?;
     m.submissions
         .sort_by(|a, b| a.submission.cmp(&b.submission));
+    for (shard, s) in &read {
+        for row in &s.submissions {
+            let from = shard.join(&row.submission);
+            if from.is_dir() {
+                copy_dir(&from, &out.join(&row.submission))
+                    .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+            }
+        }
+    }
     m.write(out)
         .map_err(|e| format!("cannot write the summary into {}: {e}", out.display()))?;
     Ok(m)

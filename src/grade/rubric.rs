@@ -853,6 +853,16 @@ impl<'s> Validator<'s> {
         for (k, val) in t.iter() {
             let key: &str = k.get_ref();
             match key {
+                "build" if matches!(place, Place::TestTarget(_)) => {
+                    self.problems.push(
+                        Problem::new(
+                            span(val),
+                            "`build` runs once per submission, before all its tests: it belongs in the rubric's [target], not in a test's",
+                            "not per test",
+                        )
+                        .help("move `build` to the rubric's [target] table"),
+                    );
+                }
                 "command" | "build" => {
                     let Some(s) = self.ok(raw::expect_str(key, val)) else {
                         continue;

@@ -334,17 +334,22 @@ async fn run_test(
         hit_process_limit,
         target.command.as_deref(),
     );
-    let details = human::details(
-        &outcome,
-        HumanOptions {
-            verbose: false,
-            color: false,
-        },
-    );
+    // A program that could not be started has nothing to show in the scenario (whose
+    // [target] the rubric replaced): the headline says it all.
+    let started_up = result.failure.as_ref().is_none_or(|f| f.step > 0);
+    let details = started_up.then(|| {
+        human::details(
+            &outcome,
+            HumanOptions {
+                verbose: false,
+                color: false,
+            },
+        )
+    });
     TestResult {
         status: TestStatus::Failed,
         score: 0.0,
-        output: failed_markdown(&headline, Some(&details), test.feedback.as_deref()),
+        output: failed_markdown(&headline, details.as_deref(), test.feedback.as_deref()),
         message: headline,
         transcript,
         ..base
@@ -359,7 +364,7 @@ fn program_output(kept: Option<&(String, u64)>, limits: &Limits) -> String {
     let mut out = text.clone();
     if *dropped > 0 {
         out.push_str(&format!(
-            "… ({dropped} more bytes were printed and drained: only the first {} are kept, the rubric's `output` limit)\n",
+            "… ({dropped} more bytes were printed and drained: only the first {} of a program's output is kept, the rubric's `output` limit)\n",
             human_size(limits.output)
         ));
     }
@@ -378,15 +383,42 @@ pub fn diagnose(
     let first = raw.lines().next().unwrap_or("").trim();
     let mut said: Vec<String> = Vec::new();
     let program = command
-        .map(|c| format!("Your program (`{c}`)"))
+        .map(|c| format!("Your program (`{}`)", c.replace("{{port}}", "<port>")))
         .unwrap_or_else(|| "Your program".into());
+    // A shell reports a program killed by signal N as exit status 128 + N.
+    let shell_signal = between(raw, "exited with status ", " ")
+        .or_else(|| {
+            raw.split("exited with status ")
+                .nth(1)
+                .map(|r| r.trim_end())
+        })
+        .and_then(|n| {
+            n.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse::<i32>()
+                .ok()
+        })
+        .filter(|n| (129..=159).contains(n))
+        .map(|n| n - 128);
+    let signal_is = |sig: i32, name: &str| {
+        raw.contains(name) || raw.contains(&format!("signal {sig} ")) || shell_signal == Some(sig)
+    };
     if hit_process_limit {
         said.push(format!(
             "{program} hit the process limit: it tried to run more than {} processes and threads at once, so a fork() or thread creation failed.",
             limits.processes
         ));
     }
-    if raw.contains("SIGXCPU") || raw.contains("signal 24") {
+    let fork_failed = (raw.contains("fork") || raw.contains("thread"))
+        && (raw.contains("Resource temporarily unavailable")
+            || raw.contains("EAGAIN")
+            || raw.contains("BlockingIOError"));
+    if !hit_process_limit && fork_failed {
+        said.push(format!(
+            "{program} could not start a process or thread (\"Resource temporarily unavailable\"): it probably hit the process limit ({} processes and threads at once).",
+            limits.processes
+        ));
+    }
+    if signal_is(24, "SIGXCPU") {
         said.push(format!(
             "{program} used up its CPU time limit ({}) and was stopped; look for an endless loop.",
             humantime::format_duration(limits.cpu)
@@ -406,8 +438,8 @@ pub fn diagnose(
         ));
     }
     if raw.contains("File size limit exceeded")
-        || raw.contains("SIGXFSZ")
-        || raw.contains("signal 25")
+        || raw.contains("File too large")
+        || signal_is(25, "SIGXFSZ")
     {
         said.push(format!(
             "{program} hit the file size limit ({}).",
@@ -430,18 +462,31 @@ pub fn diagnose(
     } else if let Some(instead) = between(first, "the target listens on ", ", not on its port") {
         said.push(format!(
             "{program} listens on {instead}, not on the port it was given. Take the port from the command line (the rubric starts it as `{}`) instead of hard-coding one.",
-            command.unwrap_or("{{port}}")
+            command.unwrap_or("{{port}}").replace("{{port}}", "<port>")
         ));
     } else if let Some(instead) = between(first, "the target is bound on ", ", not on its port") {
         said.push(format!(
             "{program} is bound on {instead}, not on the port it was given. Take the port from the command line (the rubric starts it as `{}`) instead of hard-coding one.",
-            command.unwrap_or("{{port}}")
+            command.unwrap_or("{{port}}").replace("{{port}}", "<port>")
         ));
     } else if first.contains("was not ready on") {
         said.push(format!(
             "{program} never started listening on its port (it kept running, but no socket was listening there). Is it stuck before listen(), in an endless loop, or listening on another address?"
         ));
-    } else if let Some(how) = raw.split("; meanwhile the target ").nth(1) {
+    }
+    if let Some(sig) = shell_signal
+        && sig != 24
+        && sig != 25
+    {
+        let name = nix::sys::signal::Signal::try_from(sig)
+            .map(|s| format!(" ({})", s.as_str()))
+            .unwrap_or_default();
+        said.push(format!(
+            "Its exit status {} is how a shell reports a program killed by signal {sig}{name}.",
+            sig + 128
+        ));
+    }
+    if let Some(how) = raw.split("; meanwhile the target ").nth(1) {
         let how = how.lines().next().unwrap_or("").trim();
         if how.contains("killed by signal") {
             said.push(format!("{program} crashed during the test: it was {how}."));
@@ -525,7 +570,7 @@ mod tests {
             Some("./server {{port}}"),
         );
         assert!(
-            d.starts_with("Your program (`./server {{port}}`) listens on 127.0.0.1:12000"),
+            d.starts_with("Your program (`./server <port>`) listens on 127.0.0.1:12000"),
             "{d}"
         );
         let d = diagnose(
@@ -557,6 +602,35 @@ mod tests {
         let d = diagnose("x", &l, true, None);
         assert!(d.contains("process limit"), "{d}");
         assert!(d.contains("64"), "{d}");
+        // Through a shell: status 128 + N.
+        let d = diagnose(
+            "recv_line: no line within 1s; meanwhile the target exited with status 152",
+            &l,
+            false,
+            None,
+        );
+        assert!(d.contains("CPU time limit"), "{d}");
+        let d = diagnose(
+            "recv_line: no line; meanwhile the target exited with status 139",
+            &l,
+            false,
+            None,
+        );
+        assert!(d.contains("killed by signal 11 (SIGSEGV)"), "{d}");
+        let d = diagnose(
+            "the target could not be started: the target exited with status 1 before it was ready\nthe end of its stderr:\n  | OSError: [Errno 27] File too large",
+            &l,
+            false,
+            None,
+        );
+        assert!(d.contains("file size limit (16MiB)"), "{d}");
+        let d = diagnose(
+            "the target could not be started: the target exited with status 1 before it was ready\nthe end of its stderr:\n  | BlockingIOError: [Errno 11] Resource temporarily unavailable (fork)",
+            &l,
+            false,
+            None,
+        );
+        assert!(d.contains("probably hit the process limit (64"), "{d}");
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl ChildGroup {
         };
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
-            .arg(command_line)
+            .arg(exec_if_simple(command_line))
             .current_dir(cwd)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
@@ -516,6 +516,28 @@ impl Drop for ChildGroup {
         if reaper.is_err() && leader_reaped {
             registry().remove(&pgid);
         }
+    }
+}
+
+/// `exec CMD` when `CMD` is one simple command (words of plain characters, no shell
+/// syntax, not a shell builtin), else `CMD` unchanged. With `exec` the shell becomes the
+/// program, so its death by a signal is reported as that signal (`sh` reports a signal
+/// as an exit status of 128 + N: a SIGXCPU would read "exited with status 152").
+pub fn exec_if_simple(command: &str) -> String {
+    const BUILTINS: &[&str] = &[
+        ".", ":", "alias", "bg", "break", "case", "cd", "command", "continue", "eval", "exec",
+        "exit", "export", "fg", "for", "getopts", "hash", "if", "jobs", "kill", "local", "pwd",
+        "read", "readonly", "return", "set", "shift", "source", "test", "times", "trap", "type",
+        "ulimit", "umask", "unalias", "unset", "until", "wait", "while", "[", "{", "!",
+    ];
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:,+@%=-".contains(c) || c == ' ';
+    let Some(first) = command.split_whitespace().next() else {
+        return command.to_string();
+    };
+    if command.chars().all(plain) && !first.contains('=') && !BUILTINS.contains(&first) {
+        format!("exec {command}")
+    } else {
+        command.to_string()
     }
 }
 
@@ -1046,6 +1068,27 @@ mod tests {
         let not_ours = p(35, 11, 35, 35);
         for q in [leader, started_directly, not_ours] {
             assert!(!us.inherited(&q, &registered), "{q:?}");
+        }
+    }
+
+    #[test]
+    fn simple_commands_are_exec_ed_and_others_left_alone() {
+        assert_eq!(exec_if_simple("./server 1234"), "exec ./server 1234");
+        assert_eq!(
+            exec_if_simple("python3 /a/b-c/server.py 80"),
+            "exec python3 /a/b-c/server.py 80"
+        );
+        for same in [
+            "cd x && ./server 1",
+            "FOO=1 ./server",
+            "./server 1 > log",
+            "exec ./server",
+            "cd sub",
+            "sleep 1; echo $x",
+            "echo 'a b'",
+            "",
+        ] {
+            assert_eq!(exec_if_simple(same), same);
         }
     }
 

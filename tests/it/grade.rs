@@ -251,6 +251,21 @@ fn the_class_gets_the_expected_scores_and_feedback_and_nothing_is_left() {
     );
     assert_eq!(lines.count(), subs.len());
     assert!(csv.contains("\njane doe,12,12,2,3,2,3,2\n"), "{csv}");
+    // Results are readable by others (a CI artifact upload, a TA's account).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(out.join("correct-py/results.json"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o644);
+    // A program that never started is explained without the scenario's own [target].
+    let hard = read_json(&out.join("hardcoded-port/results.json"));
+    let text = hard["tests"][0]["output"].as_str().unwrap();
+    assert!(
+        text.contains("Your program (`./server <port>`) listens on 127.0.0.1:12000"),
+        "{text}"
+    );
+    assert!(!text.contains("builtin"), "{text}");
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["isolation"], "namespaces");
     assert_eq!(summary["complete"], true);
@@ -341,6 +356,35 @@ fn shards_merged_equal_one_run() {
         .arg("--out")
         .arg(class.path().join("twice")));
     assert_eq!(r.status.code(), Some(2));
+    assert!(
+        !class.path().join("twice").exists(),
+        "a refused merge wrote files"
+    );
+}
+
+#[test]
+fn check_validates_a_rubric_and_its_scenarios() {
+    let r = run(netdrill()
+        .arg("check")
+        .arg(class_dir().join("rubric.toml"))
+        .arg(class_dir().join("scenarios")));
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(
+        out.contains("checked 5 scenario files and 1 rubric: all valid"),
+        "{out}"
+    );
+    let bad =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid-rubrics/build-in-a-test.toml");
+    let r = run(netdrill().arg("check").arg(&bad));
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("it belongs in the rubric's [target]"), "{err}");
 }
 
 #[test]

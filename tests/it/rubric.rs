@@ -219,6 +219,11 @@ fn each_invalid_rubric_says_what_is_wrong() {
         ),
         ("bad-target.toml", "bad placeholder in `command`", 2),
         ("several-problems.toml", "`title` takes a string", 2),
+        (
+            "build-in-a-test.toml",
+            "`build` runs once per submission, before all its tests",
+            8,
+        ),
     ];
     for (file, message, line) in cases {
         let err = invalid(file);
