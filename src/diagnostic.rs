@@ -23,6 +23,60 @@ pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 /// The most problems one file reports (then one "… and N more").
 pub const MAX_PROBLEMS: usize = 100;
 
+/// What can be wrong with a scenario or rubric file itself, before its text is read
+/// as TOML: [`read_text_file`] and [`text_from_bytes`] say which, and each loader turns
+/// it into its own error.
+#[derive(Debug)]
+pub enum FileTrouble {
+    /// It could not be read (missing, a directory, no permission…).
+    Io(std::io::Error),
+    /// It is larger than [`MAX_FILE_SIZE`] (its size in bytes).
+    TooLarge(u64),
+    /// It is not UTF-8: the first bad byte, its offset and 1-based line.
+    NotUtf8 {
+        /// Byte offset of the first byte that is not valid UTF-8.
+        offset: usize,
+        /// Its 1-based line.
+        line: usize,
+        /// The byte itself.
+        byte: u8,
+    },
+}
+
+/// Reads the text file at `path`: at most [`MAX_FILE_SIZE`] bytes, UTF-8.
+pub fn read_text_file(path: &std::path::Path) -> Result<String, FileTrouble> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(FileTrouble::Io)?;
+    let meta = file.metadata().map_err(FileTrouble::Io)?;
+    if meta.is_dir() {
+        return Err(FileTrouble::Io(std::io::Error::other("it is a directory")));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(FileTrouble::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(FileTrouble::Io)?;
+    text_from_bytes(bytes)
+}
+
+/// The bytes of a file as text: at most [`MAX_FILE_SIZE`] bytes, UTF-8.
+pub fn text_from_bytes(bytes: Vec<u8>) -> Result<String, FileTrouble> {
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(FileTrouble::TooLarge(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        FileTrouble::NotUtf8 {
+            offset,
+            line: bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1,
+            byte: bytes.get(offset).copied().unwrap_or(0),
+        }
+    })
+}
+
 /// One thing wrong in a scenario file, at one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -157,6 +211,21 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// The error of a file that could not be read as text.
+    pub fn from_trouble(path: &std::path::Path, trouble: FileTrouble) -> LoadError {
+        let path = path.to_path_buf();
+        match trouble {
+            FileTrouble::Io(source) => LoadError::Io { path, source },
+            FileTrouble::TooLarge(size) => LoadError::TooLarge { path, size },
+            FileTrouble::NotUtf8 { offset, line, byte } => LoadError::NotUtf8 {
+                path,
+                offset,
+                line,
+                byte,
+            },
+        }
+    }
+
     /// The file this error is about, as given to the loader.
     pub fn path(&self) -> &std::path::Path {
         match self {

@@ -19,7 +19,6 @@ until all of it loads.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,7 +28,10 @@ use super::model::{
     DEFAULT_SUBMISSION_TIMEOUT, DEFAULT_TEST_TIMEOUT, Limits, Rubric, RubricTarget, RubricTest,
     Visibility,
 };
-use crate::diagnostic::{LoadError, MAX_FILE_SIZE, MAX_PROBLEMS, Problem, plural};
+use crate::diagnostic::{
+    FileTrouble, LoadError, MAX_FILE_SIZE, MAX_PROBLEMS, Problem, plural, read_text_file,
+    text_from_bytes,
+};
 use crate::scenario::model::{Protocol, Role};
 use crate::scenario::raw::{self, DeValue, RawTable, RawValue, span};
 use crate::scenario::suggest::{closest, did_you_mean, one_of};
@@ -129,6 +131,21 @@ pub enum RubricError {
 }
 
 impl RubricError {
+    /// The error of a rubric file that could not be read as text.
+    pub fn from_trouble(path: &Path, trouble: FileTrouble) -> RubricError {
+        let path = path.to_path_buf();
+        match trouble {
+            FileTrouble::Io(source) => RubricError::Io { path, source },
+            FileTrouble::TooLarge(size) => RubricError::TooLarge { path, size },
+            FileTrouble::NotUtf8 { offset, line, byte } => RubricError::NotUtf8 {
+                path,
+                offset,
+                line,
+                byte,
+            },
+        }
+    }
+
     /// The rubric file this error is about, as given to the loader.
     pub fn path(&self) -> &Path {
         match self {
@@ -310,49 +327,13 @@ impl Diagnostic for RubricProblem {
 /// Reads and validates the rubric file at `path`, and loads every scenario it names
 /// (relative to the rubric's directory).
 pub fn load_rubric(path: &Path) -> Result<Rubric, RubricError> {
-    let io = |source| RubricError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if meta.is_dir() {
-        return Err(io(std::io::Error::other("it is a directory")));
-    }
-    if meta.len() > MAX_FILE_SIZE {
-        return Err(RubricError::TooLarge {
-            path: path.to_path_buf(),
-            size: meta.len(),
-        });
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    load_rubric_bytes(bytes, path)
+    let text = read_text_file(path).map_err(|t| RubricError::from_trouble(path, t))?;
+    load_rubric_str(&text, path)
 }
 
 /// Validates the bytes of the rubric file `path` (checks size and UTF-8 first).
 pub fn load_rubric_bytes(bytes: Vec<u8>, path: &Path) -> Result<Rubric, RubricError> {
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(RubricError::TooLarge {
-            path: path.to_path_buf(),
-            size: bytes.len() as u64,
-        });
-    }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            let bytes = e.as_bytes();
-            return Err(RubricError::NotUtf8 {
-                path: path.to_path_buf(),
-                offset,
-                line: bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1,
-                byte: bytes.get(offset).copied().unwrap_or(0),
-            });
-        }
-    };
+    let text = text_from_bytes(bytes).map_err(|t| RubricError::from_trouble(path, t))?;
     load_rubric_str(&text, path)
 }
 
@@ -661,24 +642,6 @@ fn raw_text(v: &RawValue<'_>) -> String {
     }
 }
 
-/// The word of `key` among `words`; a problem with "did you mean" otherwise.
-fn one_of_words<'w>(key: &str, v: &RawValue<'_>, words: &[&'w str]) -> Result<&'w str, Problem> {
-    let s = raw::expect_str(key, v)?;
-    if let Some(w) = words.iter().find(|w| **w == s) {
-        return Ok(w);
-    }
-    let help = match closest(s, words.iter().copied()) {
-        Some(d) => format!("did you mean `{d}`? `{key}` is {}", one_of(words)),
-        None => format!("`{key}` is {}", one_of(words)),
-    };
-    Err(Problem::new(
-        span(v),
-        format!("`{key} = \"{s}\"` is not a known value"),
-        "unknown value",
-    )
-    .help(help))
-}
-
 /// A test as far as it could be read.
 struct Draft {
     number: usize,
@@ -889,13 +852,15 @@ impl<'s> Validator<'s> {
                     }
                 }
                 "protocol" => {
-                    out.protocol = self.ok(one_of_words(key, val, &["tcp", "udp"])).map(|w| {
-                        if w == "udp" {
-                            Protocol::Udp
-                        } else {
-                            Protocol::Tcp
-                        }
-                    });
+                    out.protocol = self
+                        .ok(values::one_of_words(key, val, &["tcp", "udp"]))
+                        .map(|w| {
+                            if w == "udp" {
+                                Protocol::Udp
+                            } else {
+                                Protocol::Tcp
+                            }
+                        });
                 }
                 "port" => {
                     out.port = self
@@ -904,7 +869,7 @@ impl<'s> Validator<'s> {
                 }
                 "role" => {
                     out.role = self
-                        .ok(one_of_words(key, val, &["server", "client"]))
+                        .ok(values::one_of_words(key, val, &["server", "client"]))
                         .map(|w| {
                             if w == "client" {
                                 Role::Client
@@ -1053,7 +1018,7 @@ impl<'s> Validator<'s> {
                 }
                 "points" => d.points = self.ok(points(val)),
                 "visibility" => {
-                    if let Some(w) = self.ok(one_of_words(key, val, VISIBILITIES)) {
+                    if let Some(w) = self.ok(values::one_of_words(key, val, VISIBILITIES)) {
                         d.visibility = match w {
                             "hidden" => Visibility::Hidden,
                             "after_due_date" => Visibility::AfterDueDate,

@@ -10,59 +10,22 @@ reported and nothing else (the tree after an error is a guess). Otherwise the va
 reports every problem it finds in one go.
 */
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::raw;
 use super::validate::{syntax_problems, validate};
-use crate::diagnostic::{LoadError, MAX_FILE_SIZE};
+use crate::diagnostic::{LoadError, MAX_FILE_SIZE, read_text_file, text_from_bytes};
 use crate::scenario::Scenario;
 
 /// Reads and validates the scenario file at `path`.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if meta.is_dir() {
-        return Err(io(std::io::Error::other("it is a directory")));
-    }
-    if meta.len() > MAX_FILE_SIZE {
-        return Err(LoadError::TooLarge {
-            path: path.to_path_buf(),
-            size: meta.len(),
-        });
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    load_bytes(bytes, path)
+    let text = read_text_file(path).map_err(|t| LoadError::from_trouble(path, t))?;
+    load_str(&text, path)
 }
 
 /// Validates the bytes of the scenario file `path` (checks size and UTF-8 first).
 pub fn load_bytes(bytes: Vec<u8>, path: &Path) -> Result<Scenario, LoadError> {
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(LoadError::TooLarge {
-            path: path.to_path_buf(),
-            size: bytes.len() as u64,
-        });
-    }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            let bytes = e.as_bytes();
-            return Err(LoadError::NotUtf8 {
-                path: path.to_path_buf(),
-                offset,
-                line: bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1,
-                byte: bytes.get(offset).copied().unwrap_or(0),
-            });
-        }
-    };
+    let text = text_from_bytes(bytes).map_err(|t| LoadError::from_trouble(path, t))?;
     load_str(&text, path)
 }
 

@@ -981,7 +981,7 @@ impl<'a> Checker<'a> {
                 }
                 let expect = match mods.get("expect") {
                     None => ConnectExpect::Connected,
-                    Some(m) => match tri!(self.one_of_words(
+                    Some(m) => match tri!(super::values::one_of_words(
                         "expect",
                         m.value,
                         &["connected", "refused", "timeout"]
@@ -1114,7 +1114,11 @@ impl<'a> Checker<'a> {
                 Action::RecvReset
             }
             "silence" => Action::Silence(tri!(raw::expect_duration(word, v, false))),
-            "shutdown" => match tri!(self.one_of_words(word, v, &["write", "read", "both"])) {
+            "shutdown" => match tri!(super::values::one_of_words(
+                word,
+                v,
+                &["write", "read", "both"]
+            )) {
                 "write" => Action::Shutdown(ShutdownHow::Write),
                 "read" => Action::Shutdown(ShutdownHow::Read),
                 _ => Action::Shutdown(ShutdownHow::Both),
@@ -1346,28 +1350,6 @@ impl<'a> Checker<'a> {
                 Err(first)
             }
         }
-    }
-
-    fn one_of_words<'w>(
-        &self,
-        key: &str,
-        v: &RawValue<'_>,
-        words: &[&'w str],
-    ) -> Result<&'w str, Problem> {
-        let s = raw::expect_str(key, v)?;
-        if let Some(w) = words.iter().find(|w| **w == s) {
-            return Ok(w);
-        }
-        let help = match closest(s, words.iter().copied()) {
-            Some(c) => format!("did you mean `{c}`? `{key}` is {}", one_of(words)),
-            None => format!("`{key}` is {}", one_of(words)),
-        };
-        Err(Problem::new(
-            span(v),
-            format!("`{key} = \"{s}\"` is not a known value"),
-            "unknown value",
-        )
-        .help(help))
     }
 
     fn positives(&self, key: &str, v: &RawValue<'_>) -> Result<Vec<usize>, Problem> {

@@ -15,7 +15,7 @@ use miette::SourceSpan;
 use super::model::*;
 use super::raw::{self, RawTable, RawValue, range_span, span};
 use super::steps::{Checker, Env, Scope};
-use super::suggest::{closest, did_you_mean, one_of};
+use super::suggest::{did_you_mean, one_of};
 use super::values;
 use super::vocab;
 use crate::builtin;
@@ -275,7 +275,10 @@ fn target(
     // A misspelt value is reported, then taken as its likely meaning, so the rest of
     // the file is checked against what the author meant.
     if let Some(p) = t.get("protocol")
-        && let Some(s) = ok_or_guess(problems, one_of_words("protocol", p, &["tcp", "udp"]))
+        && let Some(s) = ok_or_guess(
+            problems,
+            values::one_of_words_guess("protocol", p, &["tcp", "udp"]),
+        )
     {
         spec.protocol = if s == "udp" {
             Protocol::Udp
@@ -289,7 +292,10 @@ fn target(
         spec.port = Some(n as u16);
     }
     if let Some(r) = t.get("role")
-        && let Some(s) = ok_or_guess(problems, one_of_words("role", r, &["server", "client"]))
+        && let Some(s) = ok_or_guess(
+            problems,
+            values::one_of_words_guess("role", r, &["server", "client"]),
+        )
     {
         spec.role = if s == "client" {
             Role::Client
@@ -434,29 +440,6 @@ fn unknown_builtin(name: &str, v: &RawValue<'_>, protocol: Protocol) -> Problem 
     .help(help)
 }
 
-fn one_of_words<'w>(
-    key: &str,
-    v: &RawValue<'_>,
-    words: &[&'w str],
-) -> Result<&'w str, (Problem, Option<&'w str>)> {
-    let s = raw::expect_str(key, v).map_err(|p| (p, None))?;
-    if let Some(w) = words.iter().find(|w| **w == s) {
-        return Ok(w);
-    }
-    let guess = closest(s, words.iter().copied());
-    let help = match guess {
-        Some(d) => format!("did you mean `{d}`? `{key}` is {}", one_of(words)),
-        None => format!("`{key}` is {}", one_of(words)),
-    };
-    let problem = Problem::new(
-        span(v),
-        format!("`{key} = \"{s}\"` is not a known value"),
-        "unknown value",
-    )
-    .help(help);
-    Err((problem, guess))
-}
-
 /// `ok`, but after a problem, the closest word when there is one.
 fn ok_or_guess<'w>(
     problems: &mut Vec<Problem>,
@@ -494,7 +477,7 @@ fn actors(
         }
         let Some(word) = ok_or_guess(
             problems,
-            one_of_words(name, val, &["tcp", "udp", "listen", "process"]),
+            values::one_of_words_guess(name, val, &["tcp", "udp", "listen", "process"]),
         ) else {
             continue;
         };

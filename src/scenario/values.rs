@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::model::{Pattern, Template};
-use super::raw::{RawValue, range_span, string_span};
+use super::raw::{self, RawValue, range_span, span, string_span};
+use super::suggest::{closest, one_of};
 use crate::diagnostic::Problem;
 
 /// A placeholder found in a string: its name, and its byte range in the decoded string.
@@ -195,6 +196,40 @@ pub fn bind_addr(text: &str) -> Result<(), String> {
     text.parse::<SocketAddr>().map(|_| ()).map_err(|_| {
         format!("`{text}` is not an IP address and port, like 127.0.0.1:0 or [::1]:9000")
     })
+}
+
+/// The word of `key` among `words`; otherwise a problem with "did you mean", and the
+/// closest word (so that validation can go on with it).
+pub fn one_of_words_guess<'w>(
+    key: &str,
+    v: &RawValue<'_>,
+    words: &[&'w str],
+) -> Result<&'w str, (Problem, Option<&'w str>)> {
+    let s = raw::expect_str(key, v).map_err(|p| (p, None))?;
+    if let Some(w) = words.iter().find(|w| **w == s) {
+        return Ok(w);
+    }
+    let guess = closest(s, words.iter().copied());
+    let help = match guess {
+        Some(d) => format!("did you mean `{d}`? `{key}` is {}", one_of(words)),
+        None => format!("`{key}` is {}", one_of(words)),
+    };
+    let problem = Problem::new(
+        span(v),
+        format!("`{key} = \"{s}\"` is not a known value"),
+        "unknown value",
+    )
+    .help(help);
+    Err((problem, guess))
+}
+
+/// The word of `key` among `words`; a problem with "did you mean" otherwise.
+pub fn one_of_words<'w>(
+    key: &str,
+    v: &RawValue<'_>,
+    words: &[&'w str],
+) -> Result<&'w str, Problem> {
+    one_of_words_guess(key, v, words).map_err(|(p, _)| p)
 }
 
 #[cfg(test)]
