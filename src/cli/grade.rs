@@ -47,7 +47,7 @@ pub struct GradeArgs {
     #[arg(long, value_enum, default_value_t = ResultsFormat::Gradescope)]
     pub results_format: ResultsFormat,
     /// Stop grading after this long in all (e.g. `30m`); what is left is marked incomplete.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = super::parse_duration)]
     pub deadline: Option<Duration>,
     /// Run inside Gradescope's container: grade /autograder/submission into
     /// /autograder/results/results.json.
@@ -105,15 +105,6 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
         return Err(bad());
     }
     Ok((k, n))
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 30m or 90s"))?;
-    if d.is_zero() {
-        return Err("the deadline must be longer than 0".into());
-    }
-    Ok(d)
 }
 
 /// Runs the hidden worker.

@@ -80,3 +80,13 @@ pub fn paths_or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
         paths.to_vec()
     }
 }
+
+/// A duration flag (`500ms`, `2s`, `30m`): humantime's syntax, longer than 0.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 500ms, 2s or 30m"))?;
+    if d.is_zero() {
+        return Err("the duration must be longer than 0".into());
+    }
+    Ok(d)
+}

@@ -56,7 +56,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Default wait of every waiting step, replacing each file's `timeout` (e.g. `5s`).
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = super::parse_duration)]
     pub timeout: Option<Duration>,
     /// Seed of the impairing link, replacing each file's `seed`.
     #[arg(long, value_name = "N")]
@@ -70,15 +70,6 @@ pub struct RunArgs {
     /// Print whole transcripts.
     #[arg(short, long)]
     pub verbose: bool,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 500ms or 2s"))?;
-    if d.is_zero() {
-        return Err("the timeout must be longer than 0".into());
-    }
-    Ok(d)
 }
 
 /// Runs `run`.
