@@ -223,6 +223,11 @@ struct Kept {
 }
 
 impl Kept {
+    /// Whether a line of `len` bytes still fits.
+    fn has_room(&self, len: usize) -> bool {
+        self.text.len() + len <= self.cap
+    }
+
     fn push(&mut self, line: &str) {
         let room = self.cap.saturating_sub(self.text.len());
         let need = line.len() + 1;
@@ -289,19 +294,7 @@ impl ChildGroup {
         }));
         let kept_out = Arc::clone(&kept);
         let stdout_task = match child.stdout.take() {
-            Some(out) => tokio::spawn(async move {
-                let mut reader = BufReader::new(out);
-                while let Ok(Some(line)) = read_capped_line(&mut reader, LINE_CAP).await {
-                    lock(&kept_out).push(&line);
-                    match tx.try_send(line) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => break,
-                    }
-                }
-            }),
+            Some(out) => tokio::spawn(pump_stdout(out, tx, dropped, kept_out)),
             None => tokio::spawn(async {}),
         };
         let stderr = Arc::new(Mutex::new(Tail::default()));
@@ -906,6 +899,73 @@ pub fn cleanup_at_exit() {
     let _ = crate::grade::limits::remove_created_cgroups();
 }
 
+/// Reads a program's stdout to its end, a line at a time (cut at [`LINE_CAP`] bytes,
+/// without `\n` or `\r\n`): each line goes to `tx` while the queue has room and to
+/// `kept` while it has room; a line that goes nowhere is counted and never built, so a
+/// program that prints without end costs little.
+async fn pump_stdout<R: tokio::io::AsyncRead + Unpin>(
+    out: R,
+    tx: mpsc::Sender<String>,
+    dropped: Arc<AtomicU64>,
+    kept: Arc<Mutex<Kept>>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, out);
+    let mut line: Vec<u8> = Vec::new();
+    let mut line_len = 0usize;
+    let deliver = |line: &[u8], len: usize| -> bool {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if tx.is_closed() {
+            return false;
+        }
+        let queue_room = tx.capacity() > 0;
+        let keep = lock(&kept).has_room(line.len() + 1);
+        if !queue_room {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        if !keep {
+            lock(&kept).dropped += len as u64 + 1;
+        }
+        if queue_room || keep {
+            let text = String::from_utf8_lossy(line).into_owned();
+            if keep {
+                lock(&kept).push(&text);
+            }
+            if queue_room {
+                let _ = tx.try_send(text);
+            }
+        }
+        true
+    };
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok(b) if !b.is_empty() => b,
+            _ => break,
+        };
+        let n = buf.len();
+        let mut start = 0;
+        while let Some(i) = memchr::memchr(b'\n', &buf[start..]) {
+            let piece = &buf[start..start + i];
+            let room = LINE_CAP.saturating_sub(line.len());
+            line.extend_from_slice(&piece[..piece.len().min(room)]);
+            line_len += piece.len();
+            if !deliver(&line, line_len) {
+                return;
+            }
+            line.clear();
+            line_len = 0;
+            start += i + 1;
+        }
+        let rest = &buf[start..];
+        let room = LINE_CAP.saturating_sub(line.len());
+        line.extend_from_slice(&rest[..rest.len().min(room)]);
+        line_len += rest.len();
+        reader.consume(n);
+    }
+    if line_len > 0 {
+        deliver(&line, line_len);
+    }
+}
+
 /// Reads one line (through `\n`), cut at `cap` bytes (the rest of a longer line is
 /// read and discarded); strips `\n` and a `\r` before it; `None` at EOF. A last line
 /// without `\n` is returned too.
@@ -1005,6 +1065,26 @@ mod tests {
         );
         assert_eq!(lines(b"abcdefgh\nxy\n", 3).await, ["abc", "xy"]);
         assert!(lines(b"", 3).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn stdout_lines_go_to_the_queue_and_the_kept_output_while_they_have_room() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let kept = Arc::new(Mutex::new(Kept {
+            cap: 8,
+            ..Kept::default()
+        }));
+        let input: &[u8] = b"ab\r\ncd\nefgh\nlast";
+        pump_stdout(input, tx, Arc::clone(&dropped), Arc::clone(&kept)).await;
+        assert_eq!(rx.recv().await.as_deref(), Some("ab"));
+        assert_eq!(rx.recv().await.as_deref(), Some("cd"));
+        assert_eq!(rx.recv().await, None);
+        // The queue held 2: "efgh" and "last" were counted, not queued.
+        assert_eq!(dropped.load(Ordering::Relaxed), 2);
+        let k = lock(&kept);
+        assert_eq!(k.text, "ab\ncd\n");
+        assert_eq!(k.dropped, 5 + 5);
     }
 
     #[test]
