@@ -53,9 +53,10 @@ async fn through_link(actor: &mut UdpActor, echo: SocketAddr, n: usize) -> Durat
         actor.send_to(&PAYLOAD, echo).await.expect("send");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let (got, _) = actor
-            .recv(deadline, Duration::from_secs(5))
+            .recv_by(deadline)
             .await
-            .expect("recv");
+            .expect("recv")
+            .expect("a datagram within 5 s");
         assert_eq!(got, PAYLOAD);
     }
     start.elapsed()

@@ -24,6 +24,8 @@ pub mod cli;
 pub mod diagnostic;
 pub mod grade;
 pub mod interp;
+pub mod limits;
+pub mod outcome;
 pub mod report;
 pub mod scenario;
 pub mod transcript;

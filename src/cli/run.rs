@@ -15,7 +15,8 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, paths_or_default};
-use crate::interp::engine::{self, RunOptions, Status, StepFailure, TargetOverride};
+use crate::interp::engine::{self, RunOptions, TargetOverride};
+use crate::outcome::{Status, StepFailure};
 use crate::report::human::{self, HumanOptions};
 use crate::report::snapshot::{self, Compared};
 use crate::report::{ScenarioOutcome, Summary, json, junit, tap};
@@ -236,7 +237,9 @@ fn first_problem_line(file: &Path, err: &dyn miette::Diagnostic) -> usize {
         .or_else(|| err.labels().and_then(|mut l| l.next()))
         .map(|l| l.offset());
     match (offset, std::fs::read(file)) {
-        (Some(off), Ok(bytes)) => engine::line_of(&String::from_utf8_lossy(&bytes), off),
+        (Some(off), Ok(bytes)) => {
+            crate::scenario::raw::line_of(&String::from_utf8_lossy(&bytes), off)
+        }
         _ => 1,
     }
 }

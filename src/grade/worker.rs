@@ -24,8 +24,9 @@ use super::isolate::{self, Isolation};
 use super::limits::PidsCgroup;
 use super::model::{Limits, Rubric, RubricTest};
 use super::outcome::{BuildResult, CUT_SHORT, TestResult, TestStatus, WorkerEvent};
-use crate::interp::engine::{self, RunOptions, Status, TargetOverride};
+use crate::interp::engine::{self, RunOptions, TargetOverride};
 use crate::interp::process::{self, ChildGroup};
+use crate::outcome::Status;
 use crate::report::ScenarioOutcome;
 use crate::report::human::{self, HumanOptions};
 

@@ -9,6 +9,8 @@ step ends the run. After the last step, every socket is closed, every process th
 started is ended and reaped, and the link's decisions are appended to the transcript.
 */
 
+pub use crate::outcome::{RunResult, Status, StepFailure};
+pub use crate::scenario::raw::line_of;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -53,53 +55,6 @@ pub enum TargetOverride {
     Command(String),
     /// `--target-addr HOST:PORT`.
     Address(String),
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Every step did what the scenario says.
-    Passed,
-    /// A step failed, or the target could not be started.
-    Failed,
-    /// The scenario could not be run at all.
-    Error,
-}
-
-/// Where and why a run failed.
-#[derive(Debug, Clone)]
-pub struct StepFailure {
-    /// The step's number in `steps` (0: the target, before the first step).
-    pub step: usize,
-    /// The failing step's line in the file (for `parallel`, the inner step's).
-    pub line: usize,
-    /// The failing step's span, for the report.
-    pub span: Option<miette::SourceSpan>,
-    /// Who did it.
-    pub actor: String,
-    /// The action word.
-    pub action: String,
-    /// What went wrong.
-    pub failure: Failure,
-}
-
-/// The outcome of one scenario run.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    /// Passed, failed or error.
-    pub status: Status,
-    /// What happened.
-    pub transcript: Transcript,
-    /// The first failure, if any.
-    pub failure: Option<StepFailure>,
-    /// Wall-clock time of the run (never part of the transcript).
-    pub duration: Duration,
-    /// The link's seed, when the scenario has an active link.
-    pub seed: Option<u64>,
-    /// What a spawned server target printed, as far as its spawn policy kept it (see
-    /// [`crate::interp::process::ChildGroup::kept_output`]), and the bytes not kept.
-    pub target_output: Option<(String, u64)>,
 }
 
 /// An actor of a session.
@@ -359,16 +314,6 @@ async fn explain_exit(child: &mut ChildGroup, failure: &mut Failure) {
             tail.trim_end()
         );
     }
-}
-
-/// 1-based line of a byte offset.
-pub fn line_of(source: &str, offset: usize) -> usize {
-    let end = offset.min(source.len());
-    source.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 /// What an action did, for the transcript, and what a receive captured.

@@ -242,12 +242,6 @@ impl RunningTarget {
         })
     }
 
-    /// Sets the protocol of a target given by address (it cannot be probed).
-    pub fn with_protocol(mut self, protocol: Protocol) -> RunningTarget {
-        self.protocol = protocol;
-        self
-    }
-
     /// The end of its stderr, for a spawned command.
     pub fn stderr_tail(&self) -> Option<String> {
         match &self.inner {

@@ -26,7 +26,7 @@ use crate::scenario::ShutdownHow;
 use crate::transcript::{Failure, show_bytes, show_hex};
 
 /// Most bytes a receive step buffers before it gives up.
-pub const STEP_CAP: usize = 16 * 1024 * 1024;
+pub use crate::limits::STEP_CAP;
 
 /// Size of one read from the socket.
 const READ_CHUNK: usize = 64 * 1024;

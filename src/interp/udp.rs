@@ -114,25 +114,6 @@ impl UdpActor {
         }
     }
 
-    /// Receives the next whole datagram, waiting at most until `deadline`.
-    pub async fn recv(
-        &mut self,
-        deadline: Instant,
-        timeout: Duration,
-    ) -> Result<(Vec<u8>, SocketAddr), Failure> {
-        match self.next(deadline).await {
-            Ok(None) => Err(Failure::msg(format!(
-                "no datagram arrived within {}",
-                humantime::format_duration(timeout)
-            ))),
-            Err(e) => Err(Failure::msg(format!("receive failed: {e}"))),
-            Ok(Some((data, from))) => {
-                self.last_sender = Some(from);
-                Ok((data, from))
-            }
-        }
-    }
-
     /// The next datagram delivered by `deadline` (after the link's decisions).
     async fn next(&mut self, deadline: Instant) -> std::io::Result<Option<(Vec<u8>, SocketAddr)>> {
         if let Some(link) = self.link.as_mut() {

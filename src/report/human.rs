@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use miette::{NamedSource, SourceSpan};
 
 use super::{ScenarioOutcome, Summary};
-use crate::interp::engine::Status;
+use crate::outcome::Status;
 
 /// How to print.
 #[derive(Debug, Clone, Copy, Default)]

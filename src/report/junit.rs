@@ -3,7 +3,7 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::ScenarioOutcome;
-use crate::interp::engine::Status;
+use crate::outcome::Status;
 
 /// The report as JUnit XML.
 pub fn report(outcomes: &[ScenarioOutcome]) -> String {

@@ -9,7 +9,7 @@ so the choice of format never changes what was run.
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::interp::engine::{Status, StepFailure};
+use crate::outcome::{Status, StepFailure};
 use crate::transcript::Transcript;
 
 pub mod human;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::ScenarioOutcome;
-use crate::interp::engine::Status;
+use crate::outcome::Status;
 
 /// The report as TAP text.
 pub fn report(outcomes: &[ScenarioOutcome]) -> String {

@@ -23,7 +23,7 @@ use crate::diagnostic::Problem;
 /// The most copies a `parallel` step may ask for.
 pub const MAX_PARALLEL: i64 = 10_000;
 /// The most bytes a `recv_bytes` step may ask for.
-pub const MAX_RECV_BYTES: i64 = crate::interp::tcp::STEP_CAP as i64;
+pub const MAX_RECV_BYTES: i64 = crate::limits::STEP_CAP as i64;
 
 /// Variables every scenario knows.
 pub const BUILTIN_VARS: &[&str] = &["target.host", "target.port", "port"];

@@ -148,7 +148,12 @@ async fn send(actor: &mut UdpActor, to: SocketAddr, data: &[u8]) {
 /// The next datagram delivered within `wait`, if any.
 async fn recv_within(actor: &mut UdpActor, wait: Duration) -> Option<Vec<u8>> {
     let deadline = tokio::time::Instant::now() + wait;
-    actor.recv(deadline, wait).await.ok().map(|(data, _)| data)
+    actor
+        .recv_by(deadline)
+        .await
+        .ok()
+        .flatten()
+        .map(|(data, _)| data)
 }
 
 fn whats(actor: &mut UdpActor) -> Vec<(String, Direction, u64, String)> {

@@ -226,11 +226,6 @@ impl Link {
         all
     }
 
-    /// The decisions as transcript entries, in [`Link::decisions`] order.
-    pub fn entries(&self) -> Vec<Entry> {
-        self.decisions().iter().map(Decision::to_entry).collect()
-    }
-
     /// How many writes the TCP relays have made (each piece of a slice is one write).
     pub fn tcp_writes(&self) -> u64 {
         self.shared.tcp_writes.load(Ordering::Relaxed)
