@@ -1253,7 +1253,19 @@ impl<'a> Checker<'a> {
                     steps,
                 }
             }
-            _ => return None,
+            other => {
+                // Every word of the vocabulary has an arm above; a word without one must
+                // never drop its step silently.
+                self.push(
+                    Problem::new(
+                        raw::span(v),
+                        format!("netdrill knows the action `{other}` but cannot read it yet"),
+                        "not readable",
+                    )
+                    .help("this is a bug in netdrill: please report it with this file"),
+                );
+                return None;
+            }
         };
         Some(action)
     }
