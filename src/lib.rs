@@ -6,17 +6,21 @@ close, UDP datagrams, simulated loss); netdrill runs it against real sockets, ag
 program under test, and records a deterministic transcript.
 
 # Layout
-Data flows one way, and the modules follow it:
+Data flows one way, and the modules follow it (see `docs/architecture.md`):
 
 - [`scenario`]: reading a scenario file: raw TOML tree with spans → validated
   [`scenario::Scenario`] whose steps carry their source spans; templating.
 - [`diagnostic`]: miette diagnostics for everything wrong in a file, all at once.
 - [`interp`]: the interpreter on tokio: actors (TCP, UDP, listener, process), the
-  target's lifecycle, and the impairing link.
+  target's lifecycle, the impairing link, PID namespaces around spawned programs.
+- [`outcome`]: how a run ended, as plain data that reports read.
+- [`limits`]: the bounds on what peers and programs may make netdrill hold.
 - [`transcript`]: what a run did, as plain data with no ports, times or PIDs.
-- [`report`]: human, JSON, JUnit and TAP output of a set of runs.
+- [`report`]: human, JSON, JUnit and TAP output of a set of runs; snapshots.
+- [`grade`]: rubrics, a worker per submission (namespaces, limits), Gradescope and
+  PrairieLearn results, summaries, shards.
 - [`builtin`]: the embedded reference servers (`uppercase`, `echo`, flawed variants).
-- [`cli`]: the `netdrill` command line (`run`, `check`, `serve`, `schema`).
+- [`cli`]: the `netdrill` command line (`run`, `check`, `serve`, `schema`, `grade`).
 */
 
 pub mod builtin;
