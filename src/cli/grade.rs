@@ -34,7 +34,7 @@ pub struct GradeArgs {
     pub rubric: Option<PathBuf>,
     /// The submissions: one directory each; a submission's name is its directory's name.
     pub submissions: Vec<PathBuf>,
-    /// Where to write results (DIR/<submission>/results.json, DIR/summary.csv, …).
+    /// Where to write results (`DIR/<submission>/results.json`, `DIR/summary.csv`, …).
     #[arg(long, value_name = "DIR", required_unless_present = "gradescope")]
     pub out: Option<PathBuf>,
     /// How many submissions are graded at once (default: the number of cores).

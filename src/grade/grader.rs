@@ -59,7 +59,7 @@ pub struct Plan {
 }
 
 pub enum Dest {
-    /// `--out DIR`: DIR/<name>/results.json, transcripts, summaries.
+    /// `--out DIR`: `DIR/<name>/results.json`, transcripts, summaries.
     Dir(PathBuf),
     /// `--gradescope`: one results.json.
     File(PathBuf),
