@@ -7,6 +7,9 @@
 //!    scenario whose `recv_until` never sees its delimiter against a server that sends
 //!    without end, and prints netdrill's peak resident memory (getrusage of children).
 //!
+//! 3. Memory does not multiply with `parallel` copies: N copies sending one 3 MB
+//!    `[vars]` value, for N = 100, 1,000 and 10,000, with netdrill's peak RSS.
+//!
 //! Run: `cargo bench --bench runner`.
 
 use std::path::Path;
@@ -92,7 +95,57 @@ fn flood_memory() {
     );
 }
 
+/// Peak RSS (KiB) of `netdrill ARGS` in `dir`, measured in a child of its own so that
+/// earlier runs do not count (`/usr/bin/time` is not everywhere: a `sh` in between
+/// waits for netdrill, and its RUSAGE_CHILDREN is netdrill's alone).
+fn peak_kib(dir: &Path, file: &str) -> (u64, Duration) {
+    let start = Instant::now();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import resource,subprocess,sys; r=subprocess.run(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)",
+            env!("CARGO_BIN_EXE_netdrill"),
+            "run",
+            file,
+        ])
+        .current_dir(dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("python3 runs netdrill");
+    let elapsed = start.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{file} must pass");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a peak RSS");
+    (kib, elapsed)
+}
+
+/// `parallel = N` copies sending one 3 MB `[vars]` value: memory must not grow with N
+/// (the value is rendered once and shared by every copy).
+fn shared_values_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = "x".repeat(3_000_000);
+    println!("parallel = N copies, each sending a 3 MB [vars] value to the echo server:");
+    for n in [100, 1_000, 10_000] {
+        let text = format!(
+            "timeout = \"60s\"\nsteps = [\n  {{ parallel = {n}, steps = [ {{ connect = \"target\" }}, {{ send = \"{{{{a}}}}\" }} ] }},\n]\n[vars]\na = \"{big}\"\n[target]\nbuiltin = \"echo\"\n"
+        );
+        let file = format!("p{n}.toml");
+        std::fs::write(dir.path().join(&file), text).expect("write");
+        let (kib, took) = peak_kib(dir.path(), &file);
+        println!(
+            "  N = {n:>6}: peak RSS {:>7.1} MiB, {:.1} s",
+            kib as f64 / 1024.0,
+            took.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     parallel();
     flood_memory();
+    shared_values_memory();
 }

@@ -14,12 +14,14 @@ pub use crate::scenario::raw::line_of;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::link::Link;
+use super::lock;
 use super::process::ChildGroup;
 use super::target::{RunningTarget, TargetError};
 use super::tcp::TcpActor;
@@ -73,14 +75,31 @@ struct Shared<'a> {
     target_command: Option<String>,
     link: Option<Link>,
     cwd: PathBuf,
+    /// Large rendered templates, shared by every copy that renders them from the same
+    /// values (see [`Session::render`]).
+    renders: std::sync::Mutex<HashMap<usize, Rendered>>,
+    /// How large shared renders read in the transcript, by address (each entry keeps
+    /// its text alive, so an address is never reused while it is here).
+    shown: std::sync::Mutex<HashMap<usize, (Arc<str>, String)>>,
 }
+
+/// A rendered template and the values it was rendered from (by address: the same
+/// `Arc`s mean the same values).
+struct Rendered {
+    from: Vec<usize>,
+    text: Arc<str>,
+}
+
+/// Renders at least this long are shared between copies instead of made again.
+const SHARE_RENDERS_FROM: usize = 4096;
 
 /// The actors, variables and transcript of one run, or of one `parallel` copy.
 struct Session<'s, 'a> {
     shared: &'s Shared<'a>,
     /// Prefix of link flow names, so copies of a `parallel` block never share a flow.
     flow_prefix: String,
-    vars: HashMap<String, String>,
+    /// Values of `{{…}}` placeholders; shared (not copied) by `parallel` copies.
+    vars: HashMap<String, Arc<str>>,
     actors: HashMap<String, Actor>,
     /// Per actor: how many TCP connections it opened through the link.
     flows: HashMap<String, usize>,
@@ -163,16 +182,18 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             .is_active()
             .then(|| Link::new(&scenario.link, link_seed)),
         cwd,
+        renders: std::sync::Mutex::new(HashMap::new()),
+        shown: std::sync::Mutex::new(HashMap::new()),
     };
-    let mut vars: HashMap<String, String> = scenario
+    let mut vars: HashMap<String, Arc<str>> = scenario
         .vars
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (k.clone(), Arc::from(v.as_str())))
         .collect();
     if let Some(addr) = shared.target_addr {
-        vars.insert("target.host".into(), addr.ip().to_string());
-        vars.insert("target.port".into(), addr.port().to_string());
-        vars.insert("port".into(), addr.port().to_string());
+        vars.insert("target.host".into(), addr.ip().to_string().into());
+        vars.insert("target.port".into(), addr.port().to_string().into());
+        vars.insert("port".into(), addr.port().to_string().into());
     }
 
     let mut failure = None;
@@ -323,7 +344,7 @@ impl<'s, 'a> Session<'s, 'a> {
     fn new(
         shared: &'s Shared<'a>,
         flow_prefix: String,
-        vars: HashMap<String, String>,
+        vars: HashMap<String, Arc<str>>,
         target: Option<&'s mut RunningTarget>,
     ) -> Self {
         Session {
@@ -359,7 +380,7 @@ impl<'s, 'a> Session<'s, 'a> {
             let outcome = match result {
                 Ok(captured) => {
                     if let (Some(name), Some(value)) = (&step.capture, captured) {
-                        self.vars.insert(name.clone(), value);
+                        self.vars.insert(name.clone(), value.into());
                     }
                     Outcome::Ok
                 }
@@ -502,15 +523,70 @@ impl<'s, 'a> Session<'s, 'a> {
         step.timeout.unwrap_or(self.shared.default_timeout)
     }
 
+    /// Renders `t` with this session's values. A large result rendered from the same
+    /// values (the same `Arc`s: constants, not a copy's own captures) by another copy
+    /// of a `parallel` block is shared, not made again: 1,000 copies sending a 3 MB
+    /// `[vars]` value hold it once.
+    fn render_shared(&self, t: &Template) -> Result<Arc<str>, Failure> {
+        let missing =
+            |name: String| Failure::msg(format!("`{{{{{name}}}}}` has no value at this step"));
+        let mut from = Vec::new();
+        let mut size = t.to_string().len();
+        for name in t.vars() {
+            match self.vars.get(name) {
+                Some(v) => {
+                    from.push(Arc::as_ptr(v) as *const u8 as usize);
+                    size += v.len();
+                }
+                None => return Err(missing(name.to_string())),
+            }
+        }
+        let key = t as *const Template as usize;
+        let shareable = size >= SHARE_RENDERS_FROM;
+        if shareable
+            && let Some(r) = lock(&self.shared.renders).get(&key)
+            && r.from == from
+        {
+            return Ok(Arc::clone(&r.text));
+        }
+        let text: Arc<str> = t
+            .render(|name| self.vars.get(name).cloned())
+            .map_err(missing)?
+            .into();
+        if shareable {
+            lock(&self.shared.renders).insert(
+                key,
+                Rendered {
+                    from,
+                    text: Arc::clone(&text),
+                },
+            );
+        }
+        Ok(text)
+    }
+
+    /// How a large shared render reads in the transcript (its length and SHA-256),
+    /// computed once for every copy that sends it.
+    fn shown_once(&self, text: &Arc<str>) -> String {
+        let key = Arc::as_ptr(text) as *const u8 as usize;
+        if let Some((_, shown)) = lock(&self.shared.shown).get(&key) {
+            return shown.clone();
+        }
+        let shown = show_bytes(text.as_bytes());
+        lock(&self.shared.shown).insert(key, (Arc::clone(text), shown.clone()));
+        shown
+    }
+
+    /// Renders `t` with this session's values.
     fn render(&self, t: &Template) -> Result<String, Failure> {
         t.render(|name| self.vars.get(name).cloned())
             .map_err(|name| Failure::msg(format!("`{{{{{name}}}}}` has no value at this step")))
     }
 
-    fn bytes(&self, p: &Payload) -> Result<Vec<u8>, Failure> {
+    fn bytes(&self, p: &Payload) -> Result<Arc<[u8]>, Failure> {
         match p {
-            Payload::Text(t) => Ok(self.render(t)?.into_bytes()),
-            Payload::Hex(b) => Ok(b.clone()),
+            Payload::Text(t) => Ok(Arc::<[u8]>::from(self.render_shared(t)?)),
+            Payload::Hex(b) => Ok(Arc::from(b.as_slice())),
         }
     }
 
@@ -527,7 +603,8 @@ impl<'s, 'a> Session<'s, 'a> {
     fn detail(&self, step: &Step) -> String {
         let shown = |p: &Payload| match p {
             Payload::Hex(b) => show_hex(b),
-            Payload::Text(t) => match self.render(t) {
+            Payload::Text(t) => match self.render_shared(t) {
+                Ok(s) if s.len() >= SHARE_RENDERS_FROM => self.shown_once(&s),
                 Ok(s) => show_bytes(s.as_bytes()),
                 Err(_) => format!("\"{t}\""),
             },
@@ -614,7 +691,8 @@ impl<'s, 'a> Session<'s, 'a> {
                     .map_err(|e| Failure::msg(format!("could not listen on {addr}: {e}")))?;
                 let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
                 self.first_port.get_or_insert(port);
-                self.vars.insert(format!("{name}.port"), port.to_string());
+                self.vars
+                    .insert(format!("{name}.port"), port.to_string().into());
                 self.actors.insert(name.into(), Actor::Listener(listener));
                 Ok(None)
             }
@@ -672,7 +750,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 if self.is_udp(name) {
                     let (got, sender) = self.udp_recv(name, step.resend, timeout).await?;
                     self.check_from(from, sender)?;
-                    if got != want {
+                    if *got != *want {
                         return Err(Failure::diff(
                             "the datagram differs from the expected one",
                             show(&want),
@@ -771,7 +849,7 @@ impl<'s, 'a> Session<'s, 'a> {
                         let port = self
                             .vars
                             .get("port")
-                            .cloned()
+                            .map(|p| p.to_string())
                             .or_else(|| self.first_port.map(|p| p.to_string()));
                         if let Some(p) = &port {
                             env.push(("NETDRILL_PORT".to_string(), p.clone()));
@@ -780,7 +858,7 @@ impl<'s, 'a> Session<'s, 'a> {
                             .map_err(|e| Failure::msg(format!("bad target command: {}", e.message)))?
                             .render(|name| match name {
                                 "port" => port.clone(),
-                                _ => self.vars.get(name).cloned(),
+                                _ => self.vars.get(name).map(|v| v.to_string()),
                             })
                             .map_err(|name| {
                                 Failure::msg(format!(
@@ -1073,7 +1151,8 @@ impl<'s, 'a> Session<'s, 'a> {
         {
             sock.attach_link(dl);
         }
-        self.vars.insert(format!("{name}.port"), port.to_string());
+        self.vars
+            .insert(format!("{name}.port"), port.to_string().into());
         self.actors.insert(name.into(), Actor::Udp(sock));
         Ok(())
     }

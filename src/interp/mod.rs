@@ -16,3 +16,9 @@ pub mod process;
 pub mod target;
 pub mod tcp;
 pub mod udp;
+
+/// Locks `m`, also when a thread panicked while holding it (the data is still usable
+/// for netdrill's bookkeeping: registries, logs, caches).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -76,6 +76,8 @@ use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::lock;
+
 use crate::grade::Limits;
 
 /// The longest stdout or stderr line kept; the rest of a longer line is discarded.
@@ -1007,10 +1009,6 @@ fn finish_line(mut line: Vec<u8>) -> String {
 fn registry() -> MutexGuard<'static, BTreeSet<i32>> {
     static REGISTRY: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
     lock(&REGISTRY)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The process groups started and not yet torn down.

@@ -113,16 +113,17 @@ impl Template {
     }
 
     /// Replaces every placeholder with `lookup(name)`; the first unknown name is the error.
-    pub fn render<F>(&self, mut lookup: F) -> Result<String, String>
+    pub fn render<F, S>(&self, mut lookup: F) -> Result<String, String>
     where
-        F: FnMut(&str) -> Option<String>,
+        F: FnMut(&str) -> Option<S>,
+        S: AsRef<str>,
     {
         let mut out = String::with_capacity(self.raw.len());
         for part in &self.parts {
             match part {
                 Part::Lit(s) => out.push_str(s),
                 Part::Var(v) => match lookup(v) {
-                    Some(val) => out.push_str(&val),
+                    Some(val) => out.push_str(val.as_ref()),
                     None => return Err(v.clone()),
                 },
             }
@@ -155,7 +156,7 @@ mod tests {
             ]
         );
         let out = t
-            .render(|v| Some(if v == "path" { "/".into() } else { "80".into() }))
+            .render(|v| Some(if v == "path" { "/" } else { "80" }))
             .unwrap();
         assert_eq!(out, "GET / on 80!");
     }

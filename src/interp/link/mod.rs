@@ -44,11 +44,12 @@ pub mod datagram;
 pub mod decide;
 mod tcp;
 
+use super::lock;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -111,12 +112,6 @@ struct Shared {
     tcp_connections: Mutex<HashMap<String, u64>>,
     tcp_writes: AtomicU64,
     closed: AtomicBool,
-}
-
-/// Locks a mutex, carrying on if a panicking task poisoned it (the data stays valid:
-/// every critical section is a push or a lookup).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {
