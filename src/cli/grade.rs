@@ -204,11 +204,16 @@ fn plan(args: &GradeArgs, rubric_path: PathBuf) -> Result<Plan, String> {
     }
     let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
     for dir in &args.submissions {
+        if !dir.exists() {
+            return Err(format!("{} does not exist", dir.display()));
+        }
         if !dir.is_dir() {
-            return Err(format!(
-                "{} is not a directory (each submission is a directory)",
+            // A stray file among `submissions/*` (notes.txt) must not stop a class.
+            eprintln!(
+                "warning: {} is not a directory, so not a submission: skipped",
                 dir.display()
-            ));
+            );
+            continue;
         }
         let name = std::fs::canonicalize(dir)
             .ok()
@@ -222,6 +227,9 @@ fn plan(args: &GradeArgs, rubric_path: PathBuf) -> Result<Plan, String> {
                 dir.display()
             ));
         }
+    }
+    if by_name.is_empty() {
+        return Err("none of the paths given is a submission directory".into());
     }
     let mut submissions: Vec<(String, PathBuf)> = by_name.into_iter().collect();
     if let Some((k, n)) = args.shard {
@@ -245,8 +253,8 @@ fn merge_main(args: &MergeArgs) -> ExitCode {
         Ok(summary) => {
             print!("{}", summary.table());
             println!(
-                "merged {} shards: {} submissions into {}",
-                args.shards.len(),
+                "merged {}: {} submissions into {}",
+                crate::diagnostic::plural(args.shards.len(), "shard"),
                 summary.submissions.len(),
                 args.out.display()
             );

@@ -243,6 +243,9 @@ pub struct SummaryRow {
     pub isolation: String,
     /// Wall-clock seconds.
     pub execution_time: f64,
+    /// True when its build failed (then no test ran).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_failed: bool,
 }
 
 impl SummaryRow {
@@ -266,6 +269,7 @@ impl SummaryRow {
                 .collect(),
             isolation: r.isolation.clone(),
             execution_time: r.execution_time,
+            build_failed: r.build.as_ref().is_some_and(|b| !b.ok),
         }
     }
 }
@@ -368,6 +372,8 @@ impl Summary {
             let mut notes = String::new();
             if let Some(why) = &r.cut_short {
                 let _ = write!(notes, "INCOMPLETE ({why})");
+            } else if r.build_failed {
+                notes.push_str("build failed");
             } else if !failed.is_empty() {
                 let _ = write!(notes, "failed: {}", failed.join("; "));
             }
@@ -398,6 +404,43 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary, String> {
         let s: Summary = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a netdrill summary: {e}", path.display()))?;
         read.push((shard, s));
+    }
+    // Every shard of a split must be there, once: a lost artifact must not silently
+    // drop part of a class.
+    let labels: Vec<Option<(usize, usize)>> = read
+        .iter()
+        .map(|(_, s)| s.shard.as_deref().and_then(parse_shard_label))
+        .collect();
+    if let Some(Some((_, n))) = labels.first() {
+        let mut have: Vec<usize> = labels.iter().flatten().map(|(k, _)| *k).collect();
+        have.sort_unstable();
+        let expected: Vec<usize> = (1..=*n).collect();
+        if labels.iter().any(|l| l.is_none_or(|(_, m)| m != *n)) || have != expected {
+            let missing: Vec<String> = expected
+                .iter()
+                .filter(|k| !have.contains(k))
+                .map(|k| format!("{k}/{n}"))
+                .collect();
+            let shown: Vec<String> = labels
+                .iter()
+                .map(|l| {
+                    l.map(|(k, m)| format!("{k}/{m}"))
+                        .unwrap_or("not a shard".into())
+                })
+                .collect();
+            return Err(if missing.is_empty() {
+                format!(
+                    "the shards given do not make one whole split: {}",
+                    shown.join(", ")
+                )
+            } else {
+                format!(
+                    "shard {} missing: a split into {n} needs all of them (given: {})",
+                    missing.join(", "),
+                    shown.join(", ")
+                )
+            });
+        }
     }
     let mut merged: Option<Summary> = None;
     for (shard, s) in &read {
@@ -452,6 +495,12 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary, String> {
     m.write(out)
         .map_err(|e| format!("cannot write the summary into {}: {e}", out.display()))?;
     Ok(m)
+}
+
+/// `K/N` as written in a summary's `shard`.
+fn parse_shard_label(label: &str) -> Option<(usize, usize)> {
+    let (k, n) = label.split_once('/')?;
+    Some((k.parse().ok()?, n.parse().ok()?))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -350,7 +350,13 @@ async fn run_test(
     TestResult {
         status: TestStatus::Failed,
         score: 0.0,
-        output: failed_markdown(&headline, details.as_deref(), test.feedback.as_deref()),
+        // The rubric's hint is about what the test checks: useless (even misleading)
+        // when the program never started.
+        output: failed_markdown(
+            &headline,
+            details.as_deref(),
+            test.feedback.as_deref().filter(|_| started_up),
+        ),
         message: headline,
         transcript,
         ..base
@@ -489,6 +495,7 @@ pub fn diagnose(
     }
     if let Some(how) = raw.split("; meanwhile the target ").nth(1) {
         let how = how.lines().next().unwrap_or("").trim();
+        let how = how.strip_prefix("was ").unwrap_or(how);
         if how.contains("killed by signal") {
             said.push(format!("{program} crashed during the test: it was {how}."));
         } else {

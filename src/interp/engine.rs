@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::link::Link;
 use super::lock;
-use super::process::ChildGroup;
+use super::process::{ChildGroup, ExitInfo};
 use super::target::{RunningTarget, TargetError};
 use super::tcp::TcpActor;
 use super::udp::UdpActor;
@@ -326,6 +326,10 @@ async fn explain_exit(child: &mut ChildGroup, failure: &mut Failure) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     child.drain_stderr(Duration::from_millis(200)).await;
+    let how = match how {
+        ExitInfo::Signal(_) => format!("was {how}"),
+        ExitInfo::Code(_) => how.to_string(),
+    };
     failure.message = format!("{}; meanwhile the target {how}", failure.message);
     let tail = child.stderr_tail();
     if !tail.trim().is_empty() {

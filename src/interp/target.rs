@@ -117,7 +117,7 @@ fn never_ready_headline(
         Protocol::Udp => "is bound",
     };
     format!(
-        "the target {verb} on {}, not on its port {addr}: it must use the port it is given (its first argument, or {{{{port}}}} in the command) rather than a fixed one",
+        "the target {verb} on {}, not on its port {addr}: it must use the port it is given rather than a fixed one",
         list.join(", ")
     )
 }

@@ -247,11 +247,17 @@ impl TcpActor {
                 if line == want {
                     return Ok(String::from_utf8_lossy(line).into_owned());
                 }
-                return Err(Failure::diff(
-                    "the line differs from the expected one",
-                    show_bytes(want),
-                    show_bytes(line),
-                ));
+                // Long lines are shown shortened: say how long each one is.
+                let message = if want.len() != line.len() && want.len().max(line.len()) > 64 {
+                    format!(
+                        "the line differs from the expected one: it has {} bytes, the expected line {}",
+                        line.len(),
+                        want.len()
+                    )
+                } else {
+                    "the line differs from the expected one".to_string()
+                };
+                return Err(Failure::diff(message, show_bytes(want), show_bytes(line)));
             }
             if !line_prefix_ok(&self.buf, want) {
                 return Err(Failure::diff(
@@ -332,6 +338,12 @@ impl TcpActor {
 
     /// The failure for a read that brought no data.
     fn stopped(&self, read: Read, context: &str, expected: String) -> Failure {
+        // What arrived, and how the stream ended after it.
+        let end = match read {
+            Read::Eof => " then EOF",
+            Read::Reset => " then RST",
+            _ => "",
+        };
         let message = match read {
             Read::Eof => format!("the peer closed the connection (EOF) {context}"),
             Read::Reset => format!("the peer reset the connection (RST) {context}"),
@@ -339,14 +351,15 @@ impl TcpActor {
             Read::Error(e) => format!("read failed ({e}) {context}"),
             Read::Data => format!("unexpected data {context}"),
         };
+        let actual = format!("{}{end}", show_bytes(&self.buf));
         if expected.is_empty() {
             Failure {
                 message,
                 expected: None,
-                actual: (!self.buf.is_empty()).then(|| show_bytes(&self.buf)),
+                actual: (!self.buf.is_empty() || !end.is_empty()).then_some(actual),
             }
         } else {
-            Failure::diff(message, expected, show_bytes(&self.buf))
+            Failure::diff(message, expected, actual)
         }
     }
 

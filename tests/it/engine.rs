@@ -440,3 +440,36 @@ fn a_crashing_server_is_reported_with_its_traceback() {
     );
     assert!(message.contains("ZeroDivisionError"), "{message}");
 }
+
+/// A server that closes instead of answering: "actual" says so, so that an expected
+/// empty line and what came are never shown as the same `""`.
+#[test]
+fn an_eof_instead_of_a_line_is_shown_in_actual() {
+    let failure = run(&scenario(ONE_LINE), &fixture_cmd("crash"))
+        .failure
+        .expect("fails");
+    let actual = failure.failure.actual.as_deref().unwrap_or("");
+    assert!(
+        actual.ends_with("then EOF") || actual.ends_with("then RST"),
+        "{failure:?}"
+    );
+}
+
+/// Two long lines of different lengths: the message gives both lengths, since the
+/// shortened values may look alike.
+#[test]
+fn a_long_line_of_another_length_says_both_lengths() {
+    let long = "A".repeat(300);
+    let sc = scenario(&format!(
+        "timeout = \"2s\"\nsteps = [\n  {{ connect = \"target\" }},\n  {{ send = \"{}\\n\" }},\n  {{ recv_line = \"{long}\" }},\n]\n[target]\nbuiltin = \"uppercase\"\n",
+        "a".repeat(200)
+    ));
+    let failure = run(&sc, &RunOptions::default()).failure.expect("fails");
+    assert!(
+        failure
+            .failure
+            .message
+            .contains("it has 200 bytes, the expected line 300"),
+        "{failure:?}"
+    );
+}

@@ -231,10 +231,17 @@ fn the_class_gets_the_expected_scores_and_feedback_and_nothing_is_left() {
         "the fixture class has {} submissions",
         subs.len()
     );
+    // A stray file among the submissions is skipped with a word, not fatal.
+    std::fs::write(
+        class.path().join("submissions/notes.txt"),
+        "grading notes\n",
+    )
+    .unwrap();
     let result = run(netdrill()
         .arg("grade")
         .arg(class.path().join("rubric.toml"))
         .args(&subs)
+        .arg(class.path().join("submissions/notes.txt"))
         .arg("--out")
         .arg(&out)
         .args(["--jobs", "4"])
@@ -242,6 +249,7 @@ fn the_class_gets_the_expected_scores_and_feedback_and_nothing_is_left() {
     let stdout = String::from_utf8_lossy(&result.stdout);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("notes.txt is not a directory"), "{stderr}");
     assert_nothing_left(&mark);
     for (name, want) in &expected {
         check_submission(&out, name, want);
@@ -353,6 +361,15 @@ fn shards_merged_equal_one_run() {
     let mut sorted: Vec<&str> = expected.keys().map(String::as_str).collect();
     sorted.sort();
     assert_eq!(names, sorted, "one row per submission, sorted by name");
+    // A lost shard is refused, not merged into a class with half its students.
+    let r = run(netdrill()
+        .args(["grade", "merge"])
+        .arg(&shard_dirs[0])
+        .arg("--out")
+        .arg(class.path().join("half")));
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("shard 2/2 missing"), "{err}");
     // Merging a shard twice is refused.
     let r = run(netdrill()
         .args(["grade", "merge"])
