@@ -112,9 +112,25 @@ fn peak_kib(dir: &Path, file: &str) -> (u64, Duration) {
         .stderr(Stdio::inherit())
         .output()
         .expect("python3 runs netdrill");
+    // The last line is python's peak RSS; netdrill's report comes before it.
     let elapsed = start.elapsed();
-    assert_eq!(out.status.code(), Some(0), "{file} must pass");
     let text = String::from_utf8_lossy(&out.stdout);
+    // Passed, or failed with a verdict (the receive budget): never anything else.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{file}: {:?}\n{text}",
+        out.status
+    );
+    if out.status.code() == Some(1) {
+        let verdict = text
+            .lines()
+            .find(|l| l.contains(" copies: ") && l.contains("FAILED"))
+            .unwrap_or("(failed)");
+        println!(
+            "    verdict: {}",
+            verdict.trim().chars().take(160).collect::<String>()
+        );
+    }
     let kib = text
         .lines()
         .last()
@@ -123,8 +139,10 @@ fn peak_kib(dir: &Path, file: &str) -> (u64, Duration) {
     (kib, elapsed)
 }
 
-/// `parallel = N` copies sending one 3 MB `[vars]` value: memory must not grow with N
-/// (the value is rendered once and shared by every copy).
+/// `parallel = N` copies sending one 3 MB `[vars]` value to an echo server: memory must
+/// not grow with N (the value is rendered once and shared by every copy; what the echo
+/// sends back counts against one receive budget for the whole run, and a copy that
+/// would go over it fails with a verdict that says so).
 fn shared_values_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let big = "x".repeat(3_000_000);

@@ -28,8 +28,9 @@ use crate::transcript::{Failure, show_bytes, show_hex};
 /// Most bytes a receive step buffers before it gives up.
 pub use crate::limits::STEP_CAP;
 
-/// Size of one read from the socket.
-const READ_CHUNK: usize = 64 * 1024;
+/// Size of one read from the socket: room for at least this much is made before a read,
+/// and the buffer doubles from there as it fills.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// What a step expects to come next instead of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,14 +50,49 @@ enum Read {
     Reset,
     TimedOut,
     Error(io::Error),
+    /// The process's budget for received data is used up (see [`crate::limits`]).
+    OverBudget,
 }
 
 /// A TCP stream owned by an actor.
 pub struct TcpActor {
     stream: Option<TcpStream>,
     buf: Vec<u8>,
+    /// How much of the process's receive budget `buf`'s capacity holds.
+    charged: usize,
     eof: bool,
     reset: bool,
+}
+
+impl Drop for TcpActor {
+    fn drop(&mut self) {
+        crate::limits::return_receive_budget(self.charged);
+    }
+}
+
+/// Makes room in `buf` for one more read, taking what its capacity grows by from the
+/// process's receive budget; false when the budget has no room.
+fn make_room(buf: &mut Vec<u8>, charged: &mut usize) -> bool {
+    if buf.capacity() - buf.len() >= READ_CHUNK {
+        return true;
+    }
+    let want = (buf.len() + READ_CHUNK).max(buf.capacity() * 2);
+    let grow = want.saturating_sub(*charged);
+    if !crate::limits::take_receive_budget(grow) {
+        return false;
+    }
+    *charged += grow;
+    buf.reserve_exact(want - buf.len());
+    true
+}
+
+/// The message of a step stopped by the receive budget.
+fn over_budget_message() -> String {
+    format!(
+        "netdrill's memory for received data is used up ({} MiB for all connections of this run, {} MiB of it in use): too many copies buffer too much at once",
+        crate::limits::RECEIVE_BUDGET >> 20,
+        crate::limits::receive_budget_used() >> 20
+    )
 }
 
 impl TcpActor {
@@ -66,6 +102,7 @@ impl TcpActor {
         TcpActor {
             stream: Some(stream),
             buf: Vec::new(),
+            charged: 0,
             eof: false,
             reset: false,
         }
@@ -89,7 +126,9 @@ impl TcpActor {
             return Read::Error(io::Error::new(io::ErrorKind::NotConnected, "closed"));
         };
         let start = self.buf.len();
-        self.buf.reserve(READ_CHUNK);
+        if !make_room(&mut self.buf, &mut self.charged) {
+            return Read::OverBudget;
+        }
         let res = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.buf)).await;
         match res {
             Err(_) => Read::TimedOut,
@@ -112,7 +151,14 @@ impl TcpActor {
 
     fn take(&mut self, n: usize) -> Vec<u8> {
         let rest = self.buf.split_off(n);
-        std::mem::replace(&mut self.buf, rest)
+        let taken = std::mem::replace(&mut self.buf, rest);
+        // What was taken leaves with the step; only what is left stays charged.
+        let keep = self.buf.capacity();
+        if keep < self.charged {
+            crate::limits::return_receive_budget(self.charged - keep);
+            self.charged = keep;
+        }
+        taken
     }
 
     /// Writes `data` as the given pieces, pausing between them; keeps draining incoming
@@ -138,6 +184,7 @@ impl TcpActor {
         let TcpActor {
             stream,
             buf,
+            charged,
             eof,
             reset,
         } = self;
@@ -154,8 +201,7 @@ impl TcpActor {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     // Whatever the peer sent before it went away usually explains why.
-                    while !*eof && buf.len() < STEP_CAP {
-                        buf.reserve(READ_CHUNK);
+                    while !*eof && buf.len() < STEP_CAP && make_room(buf, charged) {
                         match stream.try_read_buf(buf) {
                             Ok(0) => *eof = true,
                             Ok(_) => {}
@@ -166,8 +212,12 @@ impl TcpActor {
                 }
             }
             let can_read = !*eof && !*reset && buf.len() < STEP_CAP;
-            if can_read {
-                buf.reserve(READ_CHUNK);
+            if can_read && !make_room(buf, charged) {
+                return Err(Failure::msg(format!(
+                    "could not write: {} ({} bytes still unsent)",
+                    over_budget_message(),
+                    data.len()
+                )));
             }
             tokio::select! {
                 biased;
@@ -349,6 +399,7 @@ impl TcpActor {
             Read::Reset => format!("the peer reset the connection (RST) {context}"),
             Read::TimedOut => format!("timed out {context}"),
             Read::Error(e) => format!("read failed ({e}) {context}"),
+            Read::OverBudget => format!("{} {context}", over_budget_message()),
             Read::Data => format!("unexpected data {context}"),
         };
         let actual = format!("{}{end}", show_bytes(&self.buf));
@@ -414,6 +465,7 @@ impl TcpActor {
                 return Ok(());
             }
             (Read::Error(e), _) => return Err(Failure::msg(format!("read failed: {e}"))),
+            (Read::OverBudget, _) => return Err(Failure::msg(over_budget_message())),
             (Read::TimedOut, _) => {
                 let wait = humantime::format_duration(timeout);
                 return Err(Failure::msg(match want {
