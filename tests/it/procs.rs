@@ -621,7 +621,24 @@ fn read_pids(file: &std::path::Path) -> Vec<i32> {
 fn run_with_escapees(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pids");
-    let scenario = dir.path().join("s.toml");
+    let escapees = run_with_escapees_at(mode, &pidfile);
+    assert_eq!(escapees.len(), if mode == "daemon" { 1 } else { 2 });
+    let all_gone = eventually(WAIT, || escapees.iter().all(|&p| not_running(p)));
+    let left: Vec<i32> = escapees.into_iter().filter(|&p| !not_running(p)).collect();
+    for &p in &left {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(
+        all_gone,
+        "escaped {mode} processes survived netdrill: {left:?}"
+    );
+}
+
+/// Runs `netdrill run` on a scenario whose target is `escape_server.py MODE PIDFILE`;
+/// the run must pass. Returns the escapees' pids the server wrote.
+fn run_with_escapees_at(mode: &str, pidfile: &std::path::Path) -> Vec<i32> {
+    let dir = pidfile.parent().unwrap();
+    let scenario = dir.join("s.toml");
     std::fs::write(
         &scenario,
         format!(
@@ -644,17 +661,7 @@ fn run_with_escapees(mode: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let escapees = read_pids(&pidfile);
-    assert_eq!(escapees.len(), if mode == "daemon" { 1 } else { 2 });
-    let all_gone = eventually(WAIT, || escapees.iter().all(|&p| not_running(p)));
-    let left: Vec<i32> = escapees.into_iter().filter(|&p| !not_running(p)).collect();
-    for &p in &left {
-        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-    }
-    assert!(
-        all_gone,
-        "escaped {mode} processes survived netdrill: {left:?}"
-    );
+    read_pids(pidfile)
 }
 
 #[test]
@@ -716,6 +723,26 @@ fn sigkill_of_netdrill_leaves_no_escapee_behind() {
 #[test]
 fn children_that_change_their_process_group_leave_nothing_behind() {
     run_with_escapees("setpgid");
+}
+
+/// A server that answers the teardown's SIGTERM by starting a `setsid` child: the
+/// child still ends with the run.
+#[test]
+fn a_child_spawned_on_sigterm_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    run_with_escapees_at("sigterm", &pidfile);
+    let term = pidfile.with_extension("term");
+    assert!(
+        eventually(WAIT, || !read_pids(&term).is_empty()),
+        "the server never got SIGTERM"
+    );
+    let spawned = read_pids(&term);
+    let all_gone = eventually(WAIT, || spawned.iter().all(|&p| not_running(p)));
+    for &p in &spawned {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(all_gone, "a child spawned on SIGTERM survived: {spawned:?}");
 }
 
 #[test]
