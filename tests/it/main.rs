@@ -10,3 +10,4 @@ mod link;
 mod loader;
 mod procs;
 mod rubric;
+mod vocab;
