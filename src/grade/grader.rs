@@ -402,7 +402,15 @@ async fn grade_one(
         use nix::sys::signal::{Signal, killpg};
         use nix::unistd::Pid;
         if !done || cut_short.is_some() {
-            let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+            // An isolated worker's namespace ends everything in it when the worker
+            // dies: no need to wait. Without namespaces, SIGTERM lets the worker end
+            // the programs it started first.
+            let first = if ctx.isolated {
+                Signal::SIGKILL
+            } else {
+                Signal::SIGTERM
+            };
+            let _ = killpg(Pid::from_raw(pgid), first);
             if tokio::time::timeout(STOP_GRACE, child.wait())
                 .await
                 .is_err()

@@ -90,6 +90,9 @@ fn emit(event: &WorkerEvent) {
 
 /// Builds, then runs every test, emitting each result as it comes.
 async fn grade(rubric: &Rubric, dir: &Path) {
+    // Told to stop (the grader cut grading short): end every program started, then
+    // exit. Without namespaces this is what keeps student programs from outliving us.
+    let _ = process::install_interrupt_handler();
     let deadline = Instant::now() + rubric.timeout;
     let cgroup = set_up_limits(rubric, dir);
     if let Some(build) = &rubric.target.build {
