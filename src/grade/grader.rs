@@ -94,25 +94,7 @@ pub async fn grade_all(
     isolation: Isolation,
 ) -> u8 {
     let started = Instant::now();
-    let (isolated, iso_name, iso_note) = match &isolation {
-        Isolation::Namespaces { user_ns } => (
-            true,
-            if *user_ns {
-                "user namespaces"
-            } else {
-                "namespaces"
-            }
-            .to_string(),
-            None,
-        ),
-        Isolation::None { why } => (
-            false,
-            "none".to_string(),
-            Some(format!(
-                "no isolation: {why}. Submissions were graded one at a time on the host's loopback; a program that hard-codes its port can collide with other programs there"
-            )),
-        ),
-    };
+    let (isolated, iso_name, iso_note) = describe(&isolation);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -186,25 +168,16 @@ pub async fn grade_all(
         .await;
     progress.finish();
 
-    let mut rows: Vec<SummaryRow> = results.iter().map(SummaryRow::of).collect();
-    rows.sort_by(|a, b| a.submission.cmp(&b.submission));
     let stop_why = stop_rx.borrow().why();
-    let incomplete = results.iter().any(|r| !r.complete());
-    let summary = Summary {
-        title: rubric.title.clone(),
-        rubric: plan.rubric_path.display().to_string(),
-        tests: rubric.tests.iter().map(|t| t.name.clone()).collect(),
-        max_score: rubric.max_score(),
-        isolation: iso_name.clone(),
-        isolation_note: iso_note.clone(),
-        limits_note: results.iter().find_map(|r| r.limits_note.clone()),
-        shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
-        complete: !incomplete,
-        cut_short: stop_why.clone().or_else(|| {
-            incomplete.then(|| "some submissions could not be graded completely".to_string())
-        }),
-        submissions: rows,
-    };
+    let summary = summarize(
+        rubric,
+        &plan,
+        &results,
+        &iso_name,
+        iso_note,
+        stop_why.clone(),
+    );
+    let incomplete = !summary.complete;
     print!("{}", summary.table());
     if let Dest::Dir(out) = &plan.dest
         && let Err(e) = summary.write(out)
@@ -227,6 +200,58 @@ pub async fn grade_all(
         EXIT_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// The isolation's name in the outputs, and where there is none, what that means.
+fn describe(isolation: &Isolation) -> (bool, String, Option<String>) {
+    match isolation {
+        Isolation::Namespaces { user_ns } => (
+            true,
+            if *user_ns {
+                "user namespaces"
+            } else {
+                "namespaces"
+            }
+            .to_string(),
+            None,
+        ),
+        Isolation::None { why } => (
+            false,
+            "none".to_string(),
+            Some(format!(
+                "no isolation: {why}. Submissions were graded one at a time on the host's loopback; a program that hard-codes its port can collide with other programs there"
+            )),
+        ),
+    }
+}
+
+/// `summary.json` (and `.csv`, and the table) of the submissions graded.
+fn summarize(
+    rubric: &Rubric,
+    plan: &Plan,
+    results: &[SubmissionResult],
+    iso_name: &str,
+    iso_note: Option<String>,
+    stop_why: Option<String>,
+) -> Summary {
+    let mut rows: Vec<SummaryRow> = results.iter().map(SummaryRow::of).collect();
+    rows.sort_by(|a, b| a.submission.cmp(&b.submission));
+    let incomplete = results.iter().any(|r| !r.complete());
+    Summary {
+        title: rubric.title.clone(),
+        rubric: plan.rubric_path.display().to_string(),
+        tests: rubric.tests.iter().map(|t| t.name.clone()).collect(),
+        max_score: rubric.max_score(),
+        isolation: iso_name.to_string(),
+        isolation_note: iso_note,
+        limits_note: results.iter().find_map(|r| r.limits_note.clone()),
+        shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
+        complete: !incomplete,
+        cut_short: stop_why.or_else(|| {
+            incomplete.then(|| "some submissions could not be graded completely".to_string())
+        }),
+        submissions: rows,
     }
 }
 
@@ -298,9 +323,56 @@ async fn grade_one(
     ctx: &Ctx<'_>,
     name: &str,
     dir: &Path,
-    mut stop: watch::Receiver<Stop>,
+    stop: watch::Receiver<Stop>,
 ) -> SubmissionResult {
     let started = Instant::now();
+    let dir_shown = dir.display().to_string();
+    let assemble = |events, why| {
+        SubmissionResult::assemble(
+            ctx.rubric,
+            name,
+            &dir_shown,
+            events,
+            why,
+            started.elapsed().as_secs_f64(),
+        )
+    };
+    let mut child = match spawn_worker(ctx, dir) {
+        Ok(c) => c,
+        Err(e) => {
+            return assemble(
+                Vec::new(),
+                Some(format!("the grading worker could not be started ({e})")),
+            );
+        }
+    };
+    let (Some(pgid), Some(stdout)) = (child.id().map(|p| p as i32), child.stdout.take()) else {
+        return assemble(Vec::new(), Some("the grading worker has no output".into()));
+    };
+    let stderr_task = child
+        .stderr
+        .take()
+        .map(|err| tokio::spawn(stderr_tail(err)));
+    let (events, done, mut cut_short) = read_events(ctx, stdout, stop).await;
+    let status = end_worker(ctx, &mut child, pgid, done && cut_short.is_none()).await;
+    if cut_short.is_none() && !done {
+        let stderr = match stderr_task {
+            Some(t) => tokio::time::timeout(Duration::from_secs(1), t)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        cut_short = Some(ended_early(&status, &stderr));
+    }
+    remove_cgroups(&events).await;
+    assemble(events, cut_short)
+}
+
+/// Starts `netdrill grade-worker` for `dir`, in a process group of its own, killed
+/// with the grader (PDEATHSIG).
+fn spawn_worker(ctx: &Ctx<'_>, dir: &Path) -> std::io::Result<tokio::process::Child> {
     let dir_abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let rubric_abs =
         std::fs::canonicalize(ctx.rubric_path).unwrap_or_else(|_| ctx.rubric_path.to_path_buf());
@@ -327,130 +399,119 @@ async fn grade_one(
             Ok(())
         });
     }
-    let dir_shown = dir.display().to_string();
-    let fail = |why: String| {
-        SubmissionResult::assemble(
-            ctx.rubric,
-            name,
-            &dir_shown,
-            Vec::new(),
-            Some(why),
-            started.elapsed().as_secs_f64(),
-        )
-    };
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return fail(format!("the grading worker could not be started ({e})")),
-    };
-    let pgid = child.id().map(|p| p as i32);
-    let Some(stdout) = child.stdout.take() else {
-        return fail("the grading worker has no output".into());
-    };
-    let stderr_task = child.stderr.take().map(|mut err| {
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            while let Ok(n) = err.read(&mut chunk).await {
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > 64 * 1024 {
-                    buf.drain(..buf.len() - 32 * 1024);
-                }
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    });
+    cmd.spawn()
+}
+
+/// The last 32 KiB or so of what the worker wrote on stderr (for an internal error).
+async fn stderr_tail(mut err: tokio::process::ChildStderr) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while let Ok(n) = err.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 64 * 1024 {
+            buf.drain(..buf.len() - 32 * 1024);
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Reads the worker's events until it ends, the submission's time limit passes, or
+/// grading is stopped: the events, whether the worker said it was done, and why
+/// grading was cut short (if it was).
+async fn read_events(
+    ctx: &Ctx<'_>,
+    stdout: tokio::process::ChildStdout,
+    mut stop: watch::Receiver<Stop>,
+) -> (Vec<WorkerEvent>, bool, Option<String>) {
     let mut lines = BufReader::new(stdout).lines();
     let mut events = Vec::new();
-    let limit = ctx.rubric.timeout + WORKER_GRACE;
-    let sleep = tokio::time::sleep(limit);
+    let sleep = tokio::time::sleep(ctx.rubric.timeout + WORKER_GRACE);
     tokio::pin!(sleep);
-    let mut cut_short: Option<String> = None;
     let mut done = false;
     let mut stop_alive = true;
     loop {
         tokio::select! {
             line = lines.next_line() => match line {
-                Ok(Some(l)) => match serde_json::from_str::<WorkerEvent>(&l) {
-                    Ok(WorkerEvent::Done) => { done = true; events.push(WorkerEvent::Done); }
-                    Ok(e) => events.push(e),
-                    Err(_) => {}
-                },
-                _ => break,
+                Ok(Some(l)) => {
+                    if let Ok(e) = serde_json::from_str::<WorkerEvent>(&l) {
+                        done |= e == WorkerEvent::Done;
+                        events.push(e);
+                    }
+                }
+                _ => return (events, done, None),
             },
             _ = &mut sleep => {
-                cut_short = Some(format!(
+                let why = format!(
                     "the submission's time limit ({}) ran out",
                     humantime::format_duration(ctx.rubric.timeout)
-                ));
-                break;
+                );
+                return (events, done, Some(why));
             }
             changed = stop.changed(), if stop_alive => {
                 if changed.is_err() {
                     stop_alive = false;
                 } else if let Some(why) = stop.borrow().why() {
-                    cut_short = Some(why);
-                    break;
+                    return (events, done, Some(why));
                 }
             }
         }
     }
-    // End the worker (and with it its namespace and every process in it).
-    if let Some(pgid) = pgid {
-        use nix::sys::signal::{Signal, killpg};
-        use nix::unistd::Pid;
-        if !done || cut_short.is_some() {
-            // An isolated worker's namespace ends everything in it when the worker
-            // dies: no need to wait. Without namespaces, SIGTERM lets the worker end
-            // the programs it started first.
-            let first = if ctx.isolated {
-                Signal::SIGKILL
-            } else {
-                Signal::SIGTERM
-            };
-            let _ = killpg(Pid::from_raw(pgid), first);
-            if tokio::time::timeout(STOP_GRACE, child.wait())
-                .await
-                .is_err()
-            {
-                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-            }
-        }
-        let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-        if cut_short.is_none() && !done {
-            let stderr = match stderr_task {
-                Some(t) => tokio::time::timeout(Duration::from_secs(1), t)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
-            let how = match status {
-                Ok(Ok(s)) => s.to_string(),
-                _ => "did not end".into(),
-            };
-            let tail: String = stderr
-                .lines()
-                .rev()
-                .take(10)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
-            cut_short = Some(if tail.trim().is_empty() {
-                format!("netdrill's grading worker ended early ({how}): an internal error")
-            } else {
-                format!("netdrill's grading worker ended early ({how}): an internal error:\n{tail}")
-            });
+}
+
+/// Ends the worker (and with it its namespace and every process in it) unless it
+/// finished by itself (`finished`), and reaps it: how it ended.
+async fn end_worker(
+    ctx: &Ctx<'_>,
+    child: &mut tokio::process::Child,
+    pgid: i32,
+    finished: bool,
+) -> Option<std::process::ExitStatus> {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    if !finished {
+        // An isolated worker's namespace ends everything in it when the worker dies:
+        // no need to wait. Without namespaces, SIGTERM lets the worker end the
+        // programs it started first.
+        let first = if ctx.isolated {
+            Signal::SIGKILL
+        } else {
+            Signal::SIGTERM
+        };
+        let _ = killpg(Pid::from_raw(pgid), first);
+        if tokio::time::timeout(STOP_GRACE, child.wait())
+            .await
+            .is_err()
+        {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
     }
-    // A worker killed before its own cleanup leaves its (by now empty) cgroup behind.
-    for e in &events {
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    status.ok().and_then(Result::ok)
+}
+
+/// Why grading stopped when the worker ended before saying it was done.
+fn ended_early(status: &Option<std::process::ExitStatus>, stderr: &str) -> String {
+    let how = match status {
+        Some(s) => s.to_string(),
+        None => "did not end".into(),
+    };
+    let lines: Vec<&str> = stderr.lines().collect();
+    let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+    if tail.trim().is_empty() {
+        format!("netdrill's grading worker ended early ({how}): an internal error")
+    } else {
+        format!("netdrill's grading worker ended early ({how}): an internal error:\n{tail}")
+    }
+}
+
+/// Removes the cgroups a worker reported: one killed before its own cleanup leaves its
+/// (by now empty) cgroup behind.
+async fn remove_cgroups(events: &[WorkerEvent]) {
+    for e in events {
         if let WorkerEvent::Limits {
             cgroup: Some(cg), ..
         } = e
@@ -465,14 +526,6 @@ async fn grade_one(
             }
         }
     }
-    SubmissionResult::assemble(
-        ctx.rubric,
-        name,
-        &dir_shown,
-        events,
-        cut_short,
-        started.elapsed().as_secs_f64(),
-    )
 }
 
 /// Progress: a bar on a terminal, a plain line per submission otherwise (stderr).

@@ -231,16 +231,9 @@ fn build_failed_markdown(why: &str, output: &str) -> String {
     md
 }
 
-/// Runs one test with a fresh start of the student's program, within `left` (what
-/// remains of the submission's time) and the test's own wall limit.
-async fn run_test(
-    rubric: &Rubric,
-    test: &RubricTest,
-    dir: &Path,
-    left: Duration,
-    cgroup: Option<&PidsCgroup>,
-) -> TestResult {
-    let started = Instant::now();
+/// The test's scenario with the rubric's `[target]` keys in force, and how to run it:
+/// the rubric's command, in the submission's directory.
+fn prepared(test: &RubricTest, dir: &Path) -> (crate::scenario::Scenario, RunOptions) {
     let target = &test.target;
     let mut scenario = test.scenario.clone();
     if let Some(p) = target.protocol {
@@ -258,6 +251,21 @@ async fn run_test(
         seed: None,
         cwd: Some(dir.to_path_buf()),
     };
+    (scenario, opts)
+}
+
+/// Runs one test with a fresh start of the student's program, within `left` (what
+/// remains of the submission's time) and the test's own wall limit.
+async fn run_test(
+    rubric: &Rubric,
+    test: &RubricTest,
+    dir: &Path,
+    left: Duration,
+    cgroup: Option<&PidsCgroup>,
+) -> TestResult {
+    let started = Instant::now();
+    let target = &test.target;
+    let (scenario, opts) = prepared(test, dir);
     let wall = test.timeout.min(left);
     let hits_before = cgroup.map(|c| c.hit_limit()).unwrap_or(0);
     let run = tokio::time::timeout(wall, engine::run(&scenario, &opts)).await;
@@ -409,6 +417,64 @@ pub fn diagnose(
         })
         .filter(|n| (129..=159).contains(n))
         .map(|n| n - 128);
+    said.extend(limit_sentences(
+        raw,
+        limits,
+        hit_process_limit,
+        shell_signal,
+        &program,
+    ));
+    said.extend(start_sentence(first, raw, &program, command));
+    if let Some(sig) = shell_signal
+        && sig != 24
+        && sig != 25
+    {
+        let name = nix::sys::signal::Signal::try_from(sig)
+            .map(|s| format!(" ({})", s.as_str()))
+            .unwrap_or_default();
+        said.push(format!(
+            "Its exit status {} is how a shell reports a program killed by signal {sig}{name}.",
+            sig + 128
+        ));
+    }
+    if let Some(how) = raw.split("; meanwhile the target ").nth(1) {
+        let how = how.lines().next().unwrap_or("").trim();
+        let how = how.strip_prefix("was ").unwrap_or(how);
+        if how.contains("killed by signal") {
+            said.push(format!("{program} crashed during the test: it was {how}."));
+        } else {
+            said.push(format!("{program} {how} during the test."));
+        }
+    }
+    // Name the program once; after that it is "it".
+    let mut out = said
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i == 0 {
+                s.clone()
+            } else {
+                s.replacen(&program, "It", 1)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    out.push_str(raw.trim_end());
+    out
+}
+
+/// What the limits did to the program, in plain words (see [`diagnose`]).
+fn limit_sentences(
+    raw: &str,
+    limits: &Limits,
+    hit_process_limit: bool,
+    shell_signal: Option<i32>,
+    program: &str,
+) -> Vec<String> {
+    let mut said = Vec::new();
     let signal_is = |sig: i32, name: &str| {
         raw.contains(name) || raw.contains(&format!("signal {sig} ")) || shell_signal == Some(sig)
     };
@@ -456,6 +522,12 @@ pub fn diagnose(
             human_size(limits.file_size)
         ));
     }
+    said
+}
+
+/// Why the program could not be started, in plain words (see [`diagnose`]).
+fn start_sentence(first: &str, raw: &str, program: &str, command: Option<&str>) -> Option<String> {
+    let mut said = Vec::new();
     if first.contains("before it was ready") {
         if first.contains("exited with status 0") {
             said.push(format!(
@@ -484,45 +556,7 @@ pub fn diagnose(
             "{program} never started listening on its port (it kept running, but no socket was listening there). Is it stuck before listen(), in an endless loop, or listening on another address?"
         ));
     }
-    if let Some(sig) = shell_signal
-        && sig != 24
-        && sig != 25
-    {
-        let name = nix::sys::signal::Signal::try_from(sig)
-            .map(|s| format!(" ({})", s.as_str()))
-            .unwrap_or_default();
-        said.push(format!(
-            "Its exit status {} is how a shell reports a program killed by signal {sig}{name}.",
-            sig + 128
-        ));
-    }
-    if let Some(how) = raw.split("; meanwhile the target ").nth(1) {
-        let how = how.lines().next().unwrap_or("").trim();
-        let how = how.strip_prefix("was ").unwrap_or(how);
-        if how.contains("killed by signal") {
-            said.push(format!("{program} crashed during the test: it was {how}."));
-        } else {
-            said.push(format!("{program} {how} during the test."));
-        }
-    }
-    // Name the program once; after that it is "it".
-    let mut out = said
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            if i == 0 {
-                s.clone()
-            } else {
-                s.replacen(&program, "It", 1)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    if !out.is_empty() {
-        out.push_str("\n\n");
-    }
-    out.push_str(raw.trim_end());
-    out
+    said.pop()
 }
 
 fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
