@@ -170,7 +170,7 @@ async fn run_all(args: &RunArgs, files: Vec<PathBuf>) -> Vec<ScenarioOutcome> {
     let mut results = futures::stream::iter(items)
         .map(|(file, loaded)| async move {
             match loaded {
-                Ok(sc) => run_one(&file, &sc, opts).await,
+                Ok(sc) => run_one(&file, Arc::new(sc), opts).await,
                 Err(outcome) => outcome,
             }
         })
@@ -192,8 +192,24 @@ async fn run_all(args: &RunArgs, files: Vec<PathBuf>) -> Vec<ScenarioOutcome> {
     outcomes
 }
 
-async fn run_one(file: &Path, sc: &Scenario, opts: &RunOptions) -> ScenarioOutcome {
-    let result = engine::run(sc, opts).await;
+async fn run_one(file: &Path, sc: Arc<Scenario>, opts: &RunOptions) -> ScenarioOutcome {
+    // The run is a task of its own, so that its socket events and its steps are handled
+    // on the same worker thread: polled from the thread that called `block_on`, every
+    // step would wait for a hand-off from the I/O thread (a futex wake per round trip).
+    let task_sc = Arc::clone(&sc);
+    let task_opts = opts.clone();
+    let joined = tokio::spawn(async move { engine::run(&task_sc, &task_opts).await }).await;
+    let result = match joined {
+        Ok(r) => r,
+        Err(e) => {
+            let mut outcome = invalid_outcome_text(
+                file,
+                format!("netdrill failed inside this run (an internal error): {e}"),
+            );
+            outcome.name = sc.name.clone();
+            return outcome;
+        }
+    };
     ScenarioOutcome {
         name: sc.name.clone(),
         about: sc.about.clone(),
@@ -205,6 +221,22 @@ async fn run_one(file: &Path, sc: &Scenario, opts: &RunOptions) -> ScenarioOutco
         source: Some(Arc::clone(&sc.source)),
         error: None,
         seed: result.seed,
+    }
+}
+
+/// The outcome of a scenario that could not be run, with `text` as its report.
+fn invalid_outcome_text(file: &Path, text: String) -> ScenarioOutcome {
+    ScenarioOutcome {
+        about: None,
+        name: file.display().to_string(),
+        file: file.display().to_string(),
+        status: Status::Error,
+        duration: Duration::ZERO,
+        failure: None,
+        transcript: Transcript::new(),
+        source: None,
+        error: Some((text, 1)),
+        seed: None,
     }
 }
 
