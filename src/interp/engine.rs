@@ -535,7 +535,7 @@ impl<'s, 'a> Session<'s, 'a> {
         let missing =
             |name: String| Failure::msg(format!("`{{{{{name}}}}}` has no value at this step"));
         let mut from = Vec::new();
-        let mut size = t.to_string().len();
+        let mut size = t.raw().len();
         for name in t.vars() {
             match self.vars.get(name) {
                 Some(v) => {
