@@ -242,23 +242,15 @@ fn invalid_outcome_text(file: &Path, text: String) -> ScenarioOutcome {
 
 /// The outcome of a file that could not be loaded: its diagnostics, not run.
 fn invalid_outcome(file: &Path, err: &crate::diagnostic::LoadError) -> ScenarioOutcome {
-    let text = human::render(err, false);
-    let line = first_problem_line(file, err);
-    ScenarioOutcome {
-        about: None,
-        name: file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| file.display().to_string()),
-        file: file.display().to_string(),
-        status: Status::Error,
-        duration: Duration::ZERO,
-        failure: None,
-        transcript: Transcript::new(),
-        source: None,
-        error: Some((text, line)),
-        seed: None,
-    }
+    let mut outcome = invalid_outcome_text(file, human::render(err, false));
+    outcome.error = outcome
+        .error
+        .map(|(text, _)| (text, first_problem_line(file, err)));
+    outcome.name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string());
+    outcome
 }
 
 /// The line of the first labelled problem of a diagnostic (1 when there is none).
