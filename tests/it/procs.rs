@@ -382,6 +382,16 @@ fn helper_with(test: &str, env: &[(&str, &str)]) -> std::process::Child {
         .unwrap()
 }
 
+/// Runs helper `test` (with `env` added) to its end; it must succeed. Its stdout.
+fn helper_output(test: &str, env: &[(&str, &str)]) -> String {
+    let mut child = helper_with(test, env);
+    let status = wait_std(&mut child);
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{out}");
+    out
+}
+
 /// Waits (bounded) for a std child to exit.
 fn wait_std(child: &mut std::process::Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -399,11 +409,7 @@ fn wait_std(child: &mut std::process::Child) -> std::process::ExitStatus {
 
 #[test]
 fn kill_all_registered_ends_every_group() {
-    let mut child = helper("procs::helper_kill_all");
-    let status = wait_std(&mut child);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    assert!(status.success(), "{out}");
+    let out = helper_output("procs::helper_kill_all", &[]);
     assert!(out.contains("killed 2 groups"), "{out}");
 }
 
@@ -748,11 +754,7 @@ fn a_child_spawned_on_sigterm_leaves_nothing_behind() {
 #[test]
 fn escapees_are_reaped_and_killed_in_process() {
     // The fallback where no PID namespace wraps a program: escapees reach netdrill.
-    let mut child = helper_with("procs::helper_escapees", &[("NETDRILL_NO_PIDNS", "1")]);
-    let status = wait_std(&mut child);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    assert!(status.success(), "{out}");
+    let out = helper_output("procs::helper_escapees", &[("NETDRILL_NO_PIDNS", "1")]);
     assert!(out.contains("escapees ok"), "{out}");
 }
 
@@ -867,11 +869,7 @@ async fn helper_escapees() {
 
 #[test]
 fn spawn_limits_apply_to_every_spawned_program() {
-    let mut child = helper("procs::helper_spawn_limits");
-    let status = wait_std(&mut child);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    assert!(status.success(), "{out}");
+    let out = helper_output("procs::helper_spawn_limits", &[]);
     assert!(out.contains("limits ok"), "{out}");
 }
 
