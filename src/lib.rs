@@ -23,6 +23,7 @@ Data flows one way, and the modules follow it (see `docs/architecture.md`):
 - [`cli`]: the `netdrill` command line (`run`, `check`, `serve`, `schema`, `grade`).
 */
 
+pub mod action;
 pub mod builtin;
 pub mod cli;
 pub mod diagnostic;

@@ -11,7 +11,7 @@ use super::{EXIT_FAILED, EXIT_OK};
 
 /// Runs `schema`.
 pub fn main() -> ExitCode {
-    let schema = crate::scenario::raw::json_schema();
+    let schema = crate::scenario::schema::json_schema();
     let text = match serde_json::to_string_pretty(&schema) {
         Ok(text) => text,
         Err(e) => {

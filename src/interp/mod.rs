@@ -1,7 +1,10 @@
 /*!
 The interpreter: runs a validated scenario against real sockets and processes on tokio.
 
-- `engine`: walks the steps in order, owns the actors and the transcript.
+- `engine`: the run lifecycle: target up, the top session over the steps, teardown.
+- `session`: the actors, variables and transcript of a run (or a `parallel` copy), and
+  the step loop; `parallel`: the copies of a block; `peers`: where names and addresses
+  lead (the link included).
 - `tcp`, `udp`: the socket actors.
 - `process`: spawned programs (process groups, stdin/stdout, exit, kill).
 - `pidns`: a PID namespace around each spawned program, so that nothing outlives netdrill.
@@ -11,8 +14,11 @@ The interpreter: runs a validated scenario against real sockets and processes on
 
 pub mod engine;
 pub mod link;
+mod parallel;
+mod peers;
 pub mod pidns;
 pub mod process;
+pub mod session;
 pub mod target;
 pub mod tcp;
 pub mod udp;

@@ -22,7 +22,6 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::scenario::ShutdownHow;
 use crate::transcript::{Failure, show_bytes, show_hex};
 
 /// Most bytes a receive step buffers before it gives up.
@@ -492,13 +491,8 @@ impl TcpActor {
     }
 
     /// `shutdown(2)`.
-    pub fn shutdown(&mut self, how: ShutdownHow) -> Result<(), Failure> {
+    pub fn shutdown(&mut self, how: std::net::Shutdown) -> Result<(), Failure> {
         let stream = self.stream()?;
-        let how = match how {
-            ShutdownHow::Write => std::net::Shutdown::Write,
-            ShutdownHow::Read => std::net::Shutdown::Read,
-            ShutdownHow::Both => std::net::Shutdown::Both,
-        };
         SockRef::from(&*stream)
             .shutdown(how)
             .map_err(|e| Failure::msg(format!("shutdown failed: {e}")))

@@ -52,11 +52,7 @@ impl Template {
                 });
             };
             let name = after[..close].trim();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-            {
+            if !super::values::is_name(name, true) {
                 return Err(TemplateError {
                     offset: offset + open,
                     message: format!("`{{{{{}}}}}` is not a variable name", &after[..close]),

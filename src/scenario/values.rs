@@ -198,6 +198,14 @@ pub fn bind_addr(text: &str) -> Result<(), String> {
     })
 }
 
+/// True for a variable name (`dots`: `.` allowed too) or an actor name: letters,
+/// digits, `_` and `-`, not empty.
+pub fn is_name(s: &str, dots: bool) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-') || (dots && c == '.'))
+}
+
 /// The word of `key` among `words`; otherwise a problem with "did you mean", and the
 /// closest word (so that validation can go on with it).
 pub fn one_of_words_guess<'w>(

@@ -8,6 +8,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use netdrill::action::bind::Bind;
+use netdrill::action::close::Shutdown;
+use netdrill::action::connect::Connect;
+use netdrill::action::ends::Silence;
+use netdrill::action::exit::Exit;
+use netdrill::action::listen::Accept;
+use netdrill::action::parallel::Parallel;
+use netdrill::action::recv::Recv;
+use netdrill::action::recv_bytes::RecvBytes;
+use netdrill::action::recv_match::RecvMatch;
+use netdrill::action::recv_until::RecvUntil;
+use netdrill::action::reply::Reply;
+use netdrill::action::send::Send;
+use netdrill::action::sleep::Sleep;
+use netdrill::action::spawn::Spawn;
 use netdrill::diagnostic::{LoadError, render_plain};
 use netdrill::scenario::{
     Action, ActorKind, Chunking, ConnectExpect, Payload, Protocol, Role, Scenario, ShutdownHow,
@@ -289,12 +304,12 @@ fn tcp_scenario_model() {
     let text = &s.source[step.span.offset()..step.span.offset() + step.span.len()];
     assert!(text.starts_with("{ send = \"hello world\\n\"") && text.ends_with('}'));
     match &step.action {
-        Action::Send {
+        Action::Send(Send {
             data: Payload::Text(t),
             chunking,
             pause,
             to,
-        } => {
+        }) => {
             assert_eq!(t.raw(), "hello world\n");
             assert_eq!(chunking, &Chunking::Sizes(vec![3, 4, 5]));
             assert_eq!(*pause, Some(Duration::from_millis(20)));
@@ -304,17 +319,17 @@ fn tcp_scenario_model() {
     }
     assert!(matches!(
         &s.steps[3].action,
-        Action::Send {
+        Action::Send(Send {
             chunking: Chunking::Every(2),
             ..
-        }
+        })
     ));
     assert_eq!(s.steps[4].timeout, Some(Duration::from_secs(1)));
     assert!(
-        matches!(&s.steps[5].action, Action::Send { data: Payload::Hex(b), .. } if b == b"ab\n")
+        matches!(&s.steps[5].action, Action::Send(Send { data: Payload::Hex(b), .. }) if b == b"ab\n")
     );
     match &s.steps[8].action {
-        Action::RecvMatch { pattern, .. } => {
+        Action::RecvMatch(RecvMatch { pattern, .. }) => {
             let re = pattern.compiled.as_ref().expect("compiled");
             assert!(re.is_match("TOKEN 42"));
         }
@@ -322,7 +337,7 @@ fn tcp_scenario_model() {
     }
     assert_eq!(s.steps[8].capture.as_deref(), Some("token"));
     match &s.steps[10].action {
-        Action::RecvUntil { delimiter, pattern } => {
+        Action::RecvUntil(RecvUntil { delimiter, pattern }) => {
             assert_eq!(delimiter.raw(), ";");
             assert!(pattern.as_ref().and_then(|p| p.compiled.as_ref()).is_some());
         }
@@ -330,18 +345,20 @@ fn tcp_scenario_model() {
     }
     assert!(matches!(
         &s.steps[11].action,
-        Action::RecvBytes {
+        Action::RecvBytes(RecvBytes {
             count: 4,
             pattern: Some(_)
-        }
+        })
     ));
-    assert!(matches!(s.steps[12].action, Action::Silence(d) if d == Duration::from_millis(50)));
+    assert!(
+        matches!(s.steps[12].action, Action::Silence(Silence(d)) if d == Duration::from_millis(50))
+    );
     assert!(matches!(
         s.steps[13].action,
-        Action::Shutdown(ShutdownHow::Write)
+        Action::Shutdown(Shutdown(ShutdownHow::Write))
     ));
-    assert!(matches!(s.steps[14].action, Action::RecvEof));
-    assert!(matches!(s.steps[15].action, Action::Close));
+    assert!(matches!(s.steps[14].action, Action::RecvEof(_)));
+    assert!(matches!(s.steps[15].action, Action::Close(_)));
     assert_eq!(s.link.to_target.delay, Duration::from_millis(5));
     assert_eq!(s.link.to_target.slice, Some(3));
     assert!(s.link.is_active());
@@ -355,26 +372,28 @@ fn udp_scenario_model() {
     assert_eq!(s.target.protocol, Protocol::Udp);
     assert_eq!(s.actors.get("client"), Some(&ActorKind::Udp));
     assert_eq!(s.actors.get("peer"), Some(&ActorKind::Udp));
-    assert!(matches!(&s.steps[2].action, Action::Bind { addr } if addr.raw() == "127.0.0.1:0"));
+    assert!(
+        matches!(&s.steps[2].action, Action::Bind(Bind { addr }) if addr.raw() == "127.0.0.1:0")
+    );
     match &s.steps[7].action {
-        Action::Send {
+        Action::Send(Send {
             data: Payload::Hex(b),
             to: Some(to),
             ..
-        } => {
+        }) => {
             assert_eq!(b, &[0xde, 0xad, 0xbe, 0xef]);
             assert_eq!(to.vars().collect::<Vec<_>>(), ["peer.port"]);
         }
         other => panic!("{other:?}"),
     }
     assert!(
-        matches!(&s.steps[1].action, Action::Recv { from: Some(f), .. } if f.raw() == "target")
+        matches!(&s.steps[1].action, Action::Recv(Recv { from: Some(f), .. }) if f.raw() == "target")
     );
     assert!(
-        matches!(&s.steps[5].action, Action::Reply { data: Payload::Text(t) } if t.raw() == "{{who}} answers")
+        matches!(&s.steps[5].action, Action::Reply(Reply { data: Payload::Text(t) }) if t.raw() == "{{who}} answers")
     );
     assert!(
-        matches!(&s.steps[9].action, Action::Reply { data: Payload::Hex(b) } if b == &[0, 0xff])
+        matches!(&s.steps[9].action, Action::Reply(Reply { data: Payload::Hex(b) }) if b == &[0, 0xff])
     );
     let link = &s.link;
     assert_eq!(link.seed, Some(7), "[link] seed wins over a direction's");
@@ -402,21 +421,23 @@ fn client_target_model() {
     assert_eq!(s.actors.get("late"), Some(&ActorKind::TcpClient));
     assert!(matches!(
         &s.steps[1].action,
-        Action::Spawn { command: None }
+        Action::Spawn(Spawn { command: None })
     ));
-    assert!(matches!(&s.steps[2].action, Action::Accept { name } if name == "conn"));
-    assert!(matches!(&s.steps[10].action, Action::Exit(0)));
+    assert!(matches!(&s.steps[2].action, Action::Accept(Accept { name }) if name == "conn"));
+    assert!(matches!(&s.steps[10].action, Action::Exit(Exit(0))));
     assert!(
-        matches!(&s.steps[11].action, Action::Spawn { command: Some(c) } if c.raw().starts_with("python3"))
+        matches!(&s.steps[11].action, Action::Spawn(Spawn { command: Some(c) }) if c.raw().starts_with("python3"))
     );
     assert!(matches!(
         &s.steps[14].action,
-        Action::Connect {
+        Action::Connect(Connect {
             expect: ConnectExpect::Refused,
             ..
-        }
+        })
     ));
-    assert!(matches!(s.steps[15].action, Action::Sleep(d) if d == Duration::from_millis(10)));
+    assert!(
+        matches!(s.steps[15].action, Action::Sleep(Sleep(d)) if d == Duration::from_millis(10))
+    );
     assert_eq!(s.steps[8].timeout, Some(Duration::from_secs(1)));
 }
 
@@ -429,7 +450,7 @@ fn parallel_model() {
         Some("42"),
         "integers become text"
     );
-    let Action::Parallel { copies, steps } = &s.steps[0].action else {
+    let Action::Parallel(Parallel { copies, steps }) = &s.steps[0].action else {
         panic!("{:?}", s.steps[0].action);
     };
     assert_eq!(*copies, 100);
@@ -444,15 +465,15 @@ fn parallel_model() {
         [6, 7, 8, 9]
     );
     assert_eq!(steps[2].capture.as_deref(), Some("echoed"));
-    assert!(matches!(steps[3].action, Action::Abort));
+    assert!(matches!(steps[3].action, Action::Abort(_)));
     assert_eq!(s.actors.get("idle"), Some(&ActorKind::TcpClient));
     assert_eq!(s.actors.get("u"), Some(&ActorKind::Udp));
     assert!(matches!(
         &s.steps[3].action,
-        Action::Send {
+        Action::Send(Send {
             chunking: Chunking::Every(1),
             ..
-        }
+        })
     ));
     assert_eq!(s.steps[3].actor, "busy");
 }
@@ -467,7 +488,7 @@ fn valid_files_use_every_word() {
         assert!(!s.steps.is_empty());
         text.push_str(&s.source);
     }
-    for w in vocab::ACTIONS.iter().chain(vocab::MODIFIERS) {
+    for w in vocab::actions().chain(vocab::modifiers()) {
         let bare = format!("{{ {} =", w.name);
         let dotted = format!(".{} =", w.name);
         let inline = format!(", {} =", w.name);
@@ -481,13 +502,13 @@ fn valid_files_use_every_word() {
 
 #[test]
 fn schema_knows_every_word() {
-    let schema = serde_json::to_value(netdrill::scenario::raw::json_schema()).unwrap();
+    let schema = serde_json::to_value(netdrill::scenario::schema::json_schema()).unwrap();
     assert_eq!(
         schema["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
     );
     let step = &schema["$defs"]["Step"]["properties"];
-    for w in vocab::ACTIONS.iter().chain(vocab::MODIFIERS) {
+    for w in vocab::actions().chain(vocab::modifiers()) {
         let p = &step[w.name];
         assert!(p.is_object(), "`{}` missing from the step schema", w.name);
         assert!(

@@ -1,11 +1,11 @@
-//! Completeness, derived from the vocabulary (`scenario::vocab`): every action and
+//! Completeness, derived from the registries (`action::ACTIONS`, `action::modifiers`): every action and
 //! modifier has a reference entry in docs/scenarios.md, an entry in the JSON Schema, a
 //! valid example that uses it and an invalid one. A new word cannot be forgotten in any
 //! of them.
 
 use std::path::Path;
 
-use netdrill::scenario::vocab::{ACTIONS, MODIFIERS};
+use netdrill::scenario::vocab;
 
 fn repo(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -32,11 +32,13 @@ fn tomls(dir: &Path) -> String {
 #[test]
 fn every_action_and_modifier_is_documented_in_the_schema_and_exemplified() {
     let docs = std::fs::read_to_string(repo("docs/scenarios.md")).unwrap();
-    let schema = serde_json::to_string(&netdrill::scenario::raw::json_schema()).unwrap();
+    let schema = serde_json::to_string(&netdrill::scenario::schema::json_schema()).unwrap();
     let valid = tomls(&repo("tests/valid")) + &tomls(&repo("scenarios"));
     let invalid = tomls(&repo("tests/invalid"));
     let mut missing = Vec::new();
-    for (kind, words) in [("action", ACTIONS), ("modifier", MODIFIERS)] {
+    let actions: Vec<_> = vocab::actions().collect();
+    let modifiers: Vec<_> = vocab::modifiers().collect();
+    for (kind, words) in [("action", actions), ("modifier", modifiers)] {
         for w in words {
             let used = regex::Regex::new(&format!(r"(^|[\s{{.,]){}\s*=", w.name)).unwrap();
             let checks = [
