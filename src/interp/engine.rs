@@ -74,37 +74,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         || scenario.link.from_target.impairs_datagrams())
     .then_some(link_seed);
 
-    let mut transcript = Transcript::new();
     let mut target = match start_target(scenario, &source, &cwd, default_timeout).await {
         Ok(t) => t,
-        Err(failure) => {
-            transcript.push(Entry::Step {
-                step: 0,
-                actor: "target".into(),
-                action: "start".into(),
-                detail: String::new(),
-                outcome: Outcome::Failed(failure.clone()),
-            });
-            return RunResult {
-                status: Status::Failed,
-                transcript,
-                failure: Some(StepFailure {
-                    step: 0,
-                    line: scenario
-                        .target
-                        .span
-                        .map(|s| line_of(&scenario.source, s.offset()))
-                        .unwrap_or(1),
-                    span: scenario.target.span,
-                    actor: "target".into(),
-                    action: "start".into(),
-                    failure,
-                }),
-                duration: started.elapsed(),
-                seed,
-                target_output: None,
-            };
-        }
+        Err(failure) => return target_failed(scenario, failure, started, seed),
     };
     let shared = Shared {
         scenario,
@@ -122,21 +94,11 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         renders: std::sync::Mutex::new(HashMap::new()),
         shown: std::sync::Mutex::new(HashMap::new()),
     };
-    let mut vars: HashMap<String, Arc<str>> = scenario
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), Arc::from(v.as_str())))
-        .collect();
-    if let Some(addr) = shared.target_addr {
-        vars.insert("target.host".into(), addr.ip().to_string().into());
-        vars.insert("target.port".into(), addr.port().to_string().into());
-        vars.insert("port".into(), addr.port().to_string().into());
-    }
+    let vars = initial_vars(scenario, shared.target_addr);
 
     let mut failure = None;
-    {
+    let mut transcript = {
         let mut session = Session::new(&shared, String::new(), vars, target.as_mut());
-        session.transcript = transcript;
         if let Err(mut f) = session.run_steps(&scenario.steps, None).await {
             let child = match session.actors.get_mut("target") {
                 Some(Actor::Process(child)) => Some(&mut **child),
@@ -148,23 +110,15 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             failure = Some(f);
         }
         session.teardown().await;
-        transcript = std::mem::take(&mut session.transcript);
-    }
+        std::mem::take(&mut session.transcript)
+    };
     let mut target_output = None;
     if let Some(t) = target.as_mut() {
         t.stop().await;
         target_output = t.kept_output();
     }
     if let Some(link) = &shared.link {
-        link.shutdown();
-        for d in link.decisions() {
-            transcript.push(Entry::Link {
-                direction: d.direction.to_string(),
-                flow: d.flow,
-                seq: d.seq,
-                decision: d.what,
-            });
-        }
+        record_link(link, &mut transcript);
     }
     if let (Some(f), Some(seed)) = (failure.as_mut(), seed) {
         f.failure.message = format!(
@@ -183,6 +137,73 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         duration: started.elapsed(),
         seed,
         target_output,
+    }
+}
+
+/// The result of a run whose target could not be started.
+fn target_failed(
+    scenario: &Scenario,
+    failure: Failure,
+    started: Instant,
+    seed: Option<u64>,
+) -> RunResult {
+    let mut transcript = Transcript::new();
+    transcript.push(Entry::Step {
+        step: 0,
+        actor: "target".into(),
+        action: "start".into(),
+        detail: String::new(),
+        outcome: Outcome::Failed(failure.clone()),
+    });
+    RunResult {
+        status: Status::Failed,
+        transcript,
+        failure: Some(StepFailure {
+            step: 0,
+            line: scenario
+                .target
+                .span
+                .map(|s| line_of(&scenario.source, s.offset()))
+                .unwrap_or(1),
+            span: scenario.target.span,
+            actor: "target".into(),
+            action: "start".into(),
+            failure,
+        }),
+        duration: started.elapsed(),
+        seed,
+        target_output: None,
+    }
+}
+
+/// The values every step starts with: `[vars]`, and where the target is.
+fn initial_vars(
+    scenario: &Scenario,
+    target: Option<std::net::SocketAddr>,
+) -> HashMap<String, Arc<str>> {
+    let mut vars: HashMap<String, Arc<str>> = scenario
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Arc::from(v.as_str())))
+        .collect();
+    if let Some(addr) = target {
+        vars.insert("target.host".into(), addr.ip().to_string().into());
+        vars.insert("target.port".into(), addr.port().to_string().into());
+        vars.insert("port".into(), addr.port().to_string().into());
+    }
+    vars
+}
+
+/// Stops the link and appends its decisions to the transcript.
+fn record_link(link: &Link, transcript: &mut Transcript) {
+    link.shutdown();
+    for d in link.decisions() {
+        transcript.push(Entry::Link {
+            direction: d.direction.to_string(),
+            flow: d.flow,
+            seq: d.seq,
+            decision: d.what,
+        });
     }
 }
 

@@ -219,18 +219,7 @@ impl<'a> Checker<'a> {
         } else {
             self.check_actor(&who, &act, scope)
         };
-        for (name, m) in &mods {
-            if let Err(why) = modifiers::fits(name, word, kind) {
-                self.push(
-                    Problem::new(
-                        m.key,
-                        format!("`{name}` does not apply to `{word}`"),
-                        format!("not for `{word}`"),
-                    )
-                    .help(why),
-                );
-            }
-        }
+        self.check_fit(&mods, word, kind);
 
         // Build the action from the value and the modifiers.
         let action = {
@@ -245,18 +234,7 @@ impl<'a> Checker<'a> {
             };
             (d.parse)(&mut cx).map_err(|p| self.push(p)).ok()
         };
-        let timeout = mods.get("timeout").and_then(|m| {
-            raw::expect_duration("timeout", m.value, false)
-                .map_err(|p| self.push(p))
-                .ok()
-        });
-        let capture = mods.get("capture").and_then(|m| self.capture_name(m));
-        let resend = mods.get("resend").and_then(|m| {
-            raw::expect_int_in("resend", m.value, 1, 1000)
-                .map(|n| n as u32)
-                .map_err(|p| self.push(p))
-                .ok()
-        });
+        let (timeout, capture, resend) = self.common_modifiers(&mods);
 
         // What this step makes known to later steps.
         if let Some(c) = &capture {
@@ -275,6 +253,42 @@ impl<'a> Checker<'a> {
             capture,
             resend,
         })
+    }
+
+    /// Every modifier of the step must fit its action and its actor's kind.
+    fn check_fit(&mut self, mods: &BTreeMap<&str, Entry>, word: &str, kind: Option<ActorKind>) {
+        for (name, m) in mods {
+            if let Err(why) = modifiers::fits(name, word, kind) {
+                self.push(
+                    Problem::new(
+                        m.key,
+                        format!("`{name}` does not apply to `{word}`"),
+                        format!("not for `{word}`"),
+                    )
+                    .help(why),
+                );
+            }
+        }
+    }
+
+    /// The modifiers every step reads the same way: `timeout`, `capture`, `resend`.
+    fn common_modifiers(
+        &mut self,
+        mods: &BTreeMap<&str, Entry>,
+    ) -> (Option<std::time::Duration>, Option<String>, Option<u32>) {
+        let timeout = mods.get("timeout").and_then(|m| {
+            raw::expect_duration("timeout", m.value, false)
+                .map_err(|p| self.push(p))
+                .ok()
+        });
+        let capture = mods.get("capture").and_then(|m| self.capture_name(m));
+        let resend = mods.get("resend").and_then(|m| {
+            raw::expect_int_in("resend", m.value, 1, 1000)
+                .map(|n| n as u32)
+                .map_err(|p| self.push(p))
+                .ok()
+        });
+        (timeout, capture, resend)
     }
 
     /// Sorts the keys of a step table into actions and modifiers (an actor's table
