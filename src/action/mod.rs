@@ -206,7 +206,9 @@ pub static ACTIONS: &[Decl] = &[
 
 /// The declaration of the action word `name`.
 pub fn decl(name: &str) -> Option<&'static Decl> {
-    ACTIONS.iter().find(|d| d.word.name == name)
+    static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Decl>> =
+        std::sync::LazyLock::new(|| ACTIONS.iter().map(|d| (d.word.name, d)).collect());
+    BY_NAME.get(name).copied()
 }
 
 /// The words an actor of `kind` can do, in registry order.

@@ -103,7 +103,10 @@ pub static MODIFIERS: &[Modifier] = &[
 
 /// The modifier named `name`.
 pub fn modifier(name: &str) -> Option<&'static Modifier> {
-    MODIFIERS.iter().find(|m| m.word.name == name)
+    static BY_NAME: std::sync::LazyLock<
+        std::collections::HashMap<&'static str, &'static Modifier>,
+    > = std::sync::LazyLock::new(|| MODIFIERS.iter().map(|m| (m.word.name, m)).collect());
+    BY_NAME.get(name).copied()
 }
 
 /// The action words that modifier `m` fits, in registry order.

@@ -54,7 +54,7 @@ impl RecvLine {
 
     /// Reads a line and compares it.
     pub async fn exec(&self, cx: &mut Session<'_, '_>, step: &Step) -> StepOutput {
-        let want = cx.render(&self.expect)?;
+        let want = cx.render_shared(&self.expect)?;
         let deadline = tokio::time::Instant::now() + cx.timeout(step);
         let line = cx.tcp(&step.actor)?.recv_line(&want, deadline).await?;
         Ok(Some(line))

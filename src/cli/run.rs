@@ -16,6 +16,7 @@ use futures::StreamExt;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, paths_or_default};
 use crate::interp::engine::{self, RunOptions, TargetOverride};
+use crate::interp::pool::RunPool;
 use crate::outcome::{Status, StepFailure};
 use crate::report::human::{self, HumanOptions};
 use crate::report::snapshot::{self, Compared};
@@ -90,17 +91,25 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // The main thread loads files and prints results; the runs themselves go to a pool
+    // of single-threaded runtimes (see `interp::pool`).
+    let started = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
+        .and_then(|rt| {
+            Ok((
+                rt,
+                RunPool::new(RunPool::threads_for(usize::from(args.jobs)))?,
+            ))
+        });
+    let (runtime, pool) = match started {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let outcomes = runtime.block_on(run_all(&args, files));
+    let outcomes = runtime.block_on(run_all(&args, files, &pool));
     let summary = Summary::of(&outcomes);
     let mut stdout = std::io::stdout().lock();
     let _ = match args.format {
@@ -134,7 +143,7 @@ fn show_paths(paths: &[PathBuf]) -> String {
 }
 
 /// Loads, filters and runs every file; prints human lines as results arrive, in order.
-async fn run_all(args: &RunArgs, files: Vec<PathBuf>) -> Vec<ScenarioOutcome> {
+async fn run_all(args: &RunArgs, files: Vec<PathBuf>, pool: &RunPool) -> Vec<ScenarioOutcome> {
     if let Err(e) = crate::interp::process::install_interrupt_handler() {
         eprintln!("warning: Ctrl-C will not clean up: {e}");
     }
@@ -170,7 +179,7 @@ async fn run_all(args: &RunArgs, files: Vec<PathBuf>) -> Vec<ScenarioOutcome> {
     let mut results = futures::stream::iter(items)
         .map(|(file, loaded)| async move {
             match loaded {
-                Ok(sc) => run_one(&file, Arc::new(sc), opts).await,
+                Ok(sc) => run_one(&file, Arc::new(sc), opts, pool).await,
                 Err(outcome) => outcome,
             }
         })
@@ -192,13 +201,17 @@ async fn run_all(args: &RunArgs, files: Vec<PathBuf>) -> Vec<ScenarioOutcome> {
     outcomes
 }
 
-async fn run_one(file: &Path, sc: Arc<Scenario>, opts: &RunOptions) -> ScenarioOutcome {
-    // The run is a task of its own, so that its socket events and its steps are handled
-    // on the same worker thread: polled from the thread that called `block_on`, every
-    // step would wait for a hand-off from the I/O thread (a futex wake per round trip).
+async fn run_one(
+    file: &Path,
+    sc: Arc<Scenario>,
+    opts: &RunOptions,
+    pool: &RunPool,
+) -> ScenarioOutcome {
     let task_sc = Arc::clone(&sc);
     let task_opts = opts.clone();
-    let joined = tokio::spawn(async move { engine::run(&task_sc, &task_opts).await }).await;
+    let joined = pool
+        .run(async move { engine::run(&task_sc, &task_opts).await })
+        .await;
     let result = match joined {
         Ok(r) => r,
         Err(e) => {

@@ -10,6 +10,7 @@ The interpreter: runs a validated scenario against real sockets and processes on
 - `pidns`: a PID namespace around each spawned program, so that nothing outlives netdrill.
 - `target`: the program under test: start, readiness, teardown.
 - `link`: the impairing relay between actors and target.
+- `pool`: single-threaded runtimes, one run on one thread, runs spread over the cores.
 */
 
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod link;
 mod parallel;
 mod peers;
 pub mod pidns;
+pub mod pool;
 pub mod process;
 pub mod session;
 pub mod target;

@@ -183,6 +183,9 @@ impl<'s, 'a> Session<'s, 'a> {
     /// of a `parallel` block is shared, not made again: 1,000 copies sending a 3 MB
     /// `[vars]` value hold it once.
     pub(crate) fn render_shared(&self, t: &Template) -> Result<Arc<str>, Failure> {
+        if t.is_literal() {
+            return Ok(t.raw_arc());
+        }
         let missing =
             |name: String| Failure::msg(format!("`{{{{{name}}}}}` has no value at this step"));
         let mut from = Vec::new();
@@ -358,7 +361,7 @@ impl<'s, 'a> Session<'s, 'a> {
 
     /// How a text reads in the transcript once rendered (as written when it cannot be).
     pub(crate) fn shown_text(&self, t: &Template) -> String {
-        match self.render(t) {
+        match self.render_shared(t) {
             Ok(s) => show_bytes(s.as_bytes()),
             Err(_) => format!("\"{t}\""),
         }

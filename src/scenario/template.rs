@@ -7,21 +7,26 @@ step, and the interpreter renders it with the values known at run time.
 */
 
 use std::fmt;
+use std::sync::Arc;
 
-/// One piece of a parsed template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
+/// One piece of a parsed template: a byte range of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
     /// Text taken as it is.
-    Lit(String),
-    /// A `{{name}}` placeholder (the name is trimmed: `{{ a }}` is `a`).
-    Var(String),
+    Lit(u32, u32),
+    /// A `{{name}}` placeholder: the range of the name, trimmed (`{{ a }}` is `a`).
+    Var(u32, u32),
 }
 
 /// A string that may hold `{{name}}` placeholders.
+///
+/// The text is shared (`Arc`), and the parts are ranges of it; a template without
+/// placeholders has no parts, so rendering it is a reference count, not a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    raw: String,
-    parts: Vec<Part>,
+    raw: Arc<str>,
+    /// Empty when there is no placeholder.
+    parts: Box<[Part]>,
 }
 
 /// Why a template string could not be parsed.
@@ -38,50 +43,47 @@ impl Template {
     /// of letters, digits, `_`, `-` and `.` (`{{alice.port}}`).
     pub fn parse(raw: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
-        let mut rest = raw;
         let mut offset = 0;
-        while let Some(open) = rest.find("{{") {
-            if open > 0 {
-                parts.push(Part::Lit(rest[..open].to_string()));
+        while let Some(open) = raw[offset..].find("{{") {
+            let open = offset + open;
+            if open > offset {
+                parts.push(Part::Lit(offset as u32, open as u32));
             }
-            let after = &rest[open + 2..];
-            let Some(close) = after.find("}}") else {
+            let Some(close) = raw[open + 2..].find("}}") else {
                 return Err(TemplateError {
-                    offset: offset + open,
+                    offset: open,
                     message: "`{{` is never closed by `}}`".into(),
                 });
             };
-            let name = after[..close].trim();
+            let inner = &raw[open + 2..open + 2 + close];
+            let name = inner.trim();
             if !super::values::is_name(name, true) {
                 return Err(TemplateError {
-                    offset: offset + open,
-                    message: format!("`{{{{{}}}}}` is not a variable name", &after[..close]),
+                    offset: open,
+                    message: format!("`{{{{{inner}}}}}` is not a variable name"),
                 });
             }
-            parts.push(Part::Var(name.to_string()));
-            let consumed = open + 2 + close + 2;
-            offset += consumed;
-            rest = &rest[consumed..];
+            let start = open + 2 + (inner.len() - inner.trim_start().len());
+            parts.push(Part::Var(start as u32, (start + name.len()) as u32));
+            offset = open + 2 + close + 2;
         }
-        if !rest.is_empty() {
-            parts.push(Part::Lit(rest.to_string()));
+        if parts.is_empty() {
+            return Ok(Template::literal(raw));
+        }
+        if offset < raw.len() {
+            parts.push(Part::Lit(offset as u32, raw.len() as u32));
         }
         Ok(Template {
-            raw: raw.to_string(),
-            parts,
+            raw: Arc::from(raw),
+            parts: parts.into_boxed_slice(),
         })
     }
 
     /// A template with no placeholders.
     pub fn literal(text: &str) -> Template {
-        let parts = if text.is_empty() {
-            Vec::new()
-        } else {
-            vec![Part::Lit(text.to_string())]
-        };
         Template {
-            raw: text.to_string(),
-            parts,
+            raw: Arc::from(text),
+            parts: Box::new([]),
         }
     }
 
@@ -90,37 +92,52 @@ impl Template {
         &self.raw
     }
 
-    /// The parsed parts.
-    pub fn parts(&self) -> &[Part] {
-        &self.parts
+    /// The string as written, shared.
+    pub fn raw_arc(&self) -> Arc<str> {
+        Arc::clone(&self.raw)
+    }
+
+    fn slice(&self, start: u32, end: u32) -> &str {
+        &self.raw[start as usize..end as usize]
     }
 
     /// The names of the placeholders, in order of appearance.
     pub fn vars(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Var(v) => Some(v.as_str()),
-            Part::Lit(_) => None,
+        self.parts.iter().filter_map(|p| match *p {
+            Part::Var(a, b) => Some(self.slice(a, b)),
+            Part::Lit(..) => None,
         })
     }
 
     /// True when there is no placeholder.
     pub fn is_literal(&self) -> bool {
-        self.vars().next().is_none()
+        self.parts.is_empty()
     }
 
     /// Replaces every placeholder with `lookup(name)`; the first unknown name is the error.
-    pub fn render<F, S>(&self, mut lookup: F) -> Result<String, String>
+    pub fn render<F, S>(&self, lookup: F) -> Result<String, String>
+    where
+        F: FnMut(&str) -> Option<S>,
+        S: AsRef<str>,
+    {
+        if self.is_literal() {
+            return Ok(self.raw.to_string());
+        }
+        self.render_parts(lookup)
+    }
+
+    fn render_parts<F, S>(&self, mut lookup: F) -> Result<String, String>
     where
         F: FnMut(&str) -> Option<S>,
         S: AsRef<str>,
     {
         let mut out = String::with_capacity(self.raw.len());
-        for part in &self.parts {
-            match part {
-                Part::Lit(s) => out.push_str(s),
-                Part::Var(v) => match lookup(v) {
+        for part in self.parts.iter() {
+            match *part {
+                Part::Lit(a, b) => out.push_str(self.slice(a, b)),
+                Part::Var(a, b) => match lookup(self.slice(a, b)) {
                     Some(val) => out.push_str(val.as_ref()),
-                    None => return Err(v.clone()),
+                    None => return Err(self.slice(a, b).to_string()),
                 },
             }
         }
@@ -141,16 +158,9 @@ mod tests {
     #[test]
     fn parses_literals_and_placeholders() {
         let t = Template::parse("GET {{ path }} on {{srv.port}}!").unwrap();
-        assert_eq!(
-            t.parts(),
-            &[
-                Part::Lit("GET ".into()),
-                Part::Var("path".into()),
-                Part::Lit(" on ".into()),
-                Part::Var("srv.port".into()),
-                Part::Lit("!".into()),
-            ]
-        );
+        assert_eq!(t.vars().collect::<Vec<_>>(), ["path", "srv.port"]);
+        assert!(!t.is_literal());
+        assert!(Template::parse("no placeholder").unwrap().is_literal());
         let out = t
             .render(|v| Some(if v == "path" { "/" } else { "80" }))
             .unwrap();

@@ -20,12 +20,12 @@ pub fn modifiers() -> impl Iterator<Item = &'static Word> {
 
 /// The action named `name`.
 pub fn action(name: &str) -> Option<&'static Word> {
-    actions().find(|w| w.name == name)
+    crate::action::decl(name).map(|d| &d.word)
 }
 
 /// The modifier named `name`.
 pub fn modifier(name: &str) -> Option<&'static Word> {
-    modifiers().find(|w| w.name == name)
+    crate::action::modifiers::modifier(name).map(|m| &m.word)
 }
 
 /// True for any action or modifier word (which cannot name an actor).

@@ -71,8 +71,8 @@ pub enum Entry {
         step: usize,
         /// Who did it.
         actor: String,
-        /// The action word.
-        action: String,
+        /// The action word (a `'static` word for every step: no copy per step).
+        action: std::borrow::Cow<'static, str>,
         /// What it sent or read, already escaped and shortened.
         detail: String,
         /// What happened.

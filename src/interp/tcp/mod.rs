@@ -149,6 +149,14 @@ impl TcpActor {
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
+        // The usual case, a step that read what it needed and little more: copy it out
+        // and keep the buffer (and its charge) for the next step.
+        if self.buf.len() - n <= READ_CHUNK {
+            let taken = self.buf[..n].to_vec();
+            self.buf.copy_within(n.., 0);
+            self.buf.truncate(self.buf.len() - n);
+            return taken;
+        }
         let rest = self.buf.split_off(n);
         let taken = std::mem::replace(&mut self.buf, rest);
         // What was taken leaves with the step; only what is left stays charged.
@@ -315,7 +323,7 @@ impl TcpActor {
                     format!("{} (no newline yet)", show_bytes(&self.buf)),
                 ));
             }
-            self.read_more(deadline, "a line (through \\n)", show_bytes(want))
+            self.read_more(deadline, "a line (through \\n)", || show_bytes(want))
                 .await?;
         }
     }
@@ -335,7 +343,7 @@ impl TcpActor {
                 return Ok(self.take(from + pos + delim.len()));
             }
             searched = self.buf.len();
-            self.read_more(deadline, what, String::new()).await?;
+            self.read_more(deadline, what, String::new).await?;
         }
     }
 
@@ -362,11 +370,14 @@ impl TcpActor {
     }
 
     /// Reads once more for a step waiting for `what`, enforcing the cap.
+    ///
+    /// `expected` says what the step expected, for a failure only (so nothing is
+    /// formatted on the way of a step that passes).
     async fn read_more(
         &mut self,
         deadline: Instant,
         what: &str,
-        expected: String,
+        expected: impl FnOnce() -> String,
     ) -> Result<(), Failure> {
         if self.buf.len() >= STEP_CAP {
             return Err(Failure::msg(format!(
@@ -380,7 +391,7 @@ impl TcpActor {
             other => Err(self.stopped(
                 other,
                 &format!("waiting for {what} ({} so far)", bytes_word(got)),
-                expected,
+                expected(),
             )),
         }
     }
