@@ -10,4 +10,5 @@ mod link;
 mod loader;
 mod procs;
 mod rubric;
+mod shape;
 mod vocab;

@@ -8,13 +8,17 @@ rename), so a reader never sees half a file, even when grading is interrupted.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::model::Rubric;
 use super::outcome::{SubmissionResult, TestStatus};
+
+mod merge;
+
+pub use merge::merge;
 
 /// Which per-submission results format to write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -392,162 +396,5 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// Combines the outputs of shards (`DIR/summary.json` + `DIR/<submission>/…` each) into
-/// `out`: the submissions' folders are copied, the summaries joined.
-pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary, String> {
-    // Read and check every shard first: a refused merge writes nothing.
-    let mut read = Vec::new();
-    for shard in shards {
-        let path = shard.join("summary.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let s: Summary = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a netdrill summary: {e}", path.display()))?;
-        read.push((shard, s));
-    }
-    // Every shard of a split must be there, once: a lost artifact must not silently
-    // drop part of a class.
-    let labels: Vec<Option<(usize, usize)>> = read
-        .iter()
-        .map(|(_, s)| s.shard.as_deref().and_then(parse_shard_label))
-        .collect();
-    if let Some(Some((_, n))) = labels.first() {
-        let mut have: Vec<usize> = labels.iter().flatten().map(|(k, _)| *k).collect();
-        have.sort_unstable();
-        let expected: Vec<usize> = (1..=*n).collect();
-        if labels.iter().any(|l| l.is_none_or(|(_, m)| m != *n)) || have != expected {
-            let missing: Vec<String> = expected
-                .iter()
-                .filter(|k| !have.contains(k))
-                .map(|k| format!("{k}/{n}"))
-                .collect();
-            let shown: Vec<String> = labels
-                .iter()
-                .map(|l| {
-                    l.map(|(k, m)| format!("{k}/{m}"))
-                        .unwrap_or("not a shard".into())
-                })
-                .collect();
-            return Err(if missing.is_empty() {
-                format!(
-                    "the shards given do not make one whole split: {}",
-                    shown.join(", ")
-                )
-            } else {
-                format!(
-                    "shard {} missing: a split into {n} needs all of them (given: {})",
-                    missing.join(", "),
-                    shown.join(", ")
-                )
-            });
-        }
-    }
-    let mut merged: Option<Summary> = None;
-    for (shard, s) in &read {
-        let s = s.clone();
-        merged = Some(match merged {
-            None => Summary { shard: None, ..s },
-            Some(mut m) => {
-                if m.tests != s.tests || m.title != s.title {
-                    return Err(format!(
-                        "{} was graded with another rubric ({:?}) than the shards before it ({:?})",
-                        shard.display(),
-                        s.title,
-                        m.title
-                    ));
-                }
-                for row in s.submissions {
-                    if m.submissions.iter().any(|r| r.submission == row.submission) {
-                        return Err(format!(
-                            "submission {:?} appears in more than one shard",
-                            row.submission
-                        ));
-                    }
-                    m.submissions.push(row);
-                }
-                m.complete &= s.complete;
-                if m.cut_short.is_none() {
-                    m.cut_short = s.cut_short;
-                }
-                if m.limits_note.is_none() {
-                    m.limits_note = s.limits_note;
-                }
-                if s.isolation == "none" {
-                    m.isolation = s.isolation;
-                    m.isolation_note = s.isolation_note;
-                }
-                m
-            }
-        });
-    }
-    let mut m = merged.ok_or("no shard directories given")?;
-    m.submissions
-        .sort_by(|a, b| a.submission.cmp(&b.submission));
-    for (shard, s) in &read {
-        for row in &s.submissions {
-            let from = shard.join(&row.submission);
-            if from.is_dir() {
-                copy_dir(&from, &out.join(&row.submission))
-                    .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
-            }
-        }
-    }
-    m.write(out)
-        .map_err(|e| format!("cannot write the summary into {}: {e}", out.display()))?;
-    Ok(m)
-}
-
-/// `K/N` as written in a summary's `shard`.
-fn parse_shard_label(label: &str) -> Option<(usize, usize)> {
-    let (k, n) = label.split_once('/')?;
-    Some((k.parse().ok()?, n.parse().ok()?))
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let dest = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else if kind.is_file() {
-            let bytes = std::fs::read(entry.path())?;
-            write_atomic(&dest, &bytes)?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("alice"), "alice");
-        assert_eq!(csv_field("jane doe"), "jane doe");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
-
-    #[test]
-    fn transcript_names_are_slugs() {
-        assert_eq!(
-            transcript_file_name(2, "A line, split over three writes!"),
-            "02-a-line-split-over-three-writes.txt"
-        );
-        assert_eq!(transcript_file_name(12, "ÄÖ"), "12-.txt");
-    }
-
-    #[test]
-    fn atomic_writes_replace_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x/results.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        let leftovers = std::fs::read_dir(dir.path().join("x")).unwrap().count();
-        assert_eq!(leftovers, 1);
-    }
-}
+mod tests;

@@ -1,0 +1,137 @@
+/*!
+Sockets as `/proc` shows them: the pure parsers of `/proc/net/{tcp,udp}[6]`
+([`listening_on`], [`bound_on`]) and the sockets a process group holds.
+*/
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::scenario::Protocol;
+
+/// The local addresses of sockets in LISTEN state (`0A`) on `port`, from the text of
+/// `/proc/net/tcp` or `/proc/net/tcp6`.
+pub fn listening_on(proc_text: &str, port: u16) -> Vec<IpAddr> {
+    proc_sockets(proc_text)
+        .filter(|(_, p, state)| *p == port && *state == 0x0A)
+        .map(|(ip, _, _)| ip)
+        .collect()
+}
+
+/// The local addresses of sockets bound on `port` (any state), from the text of
+/// `/proc/net/udp` or `/proc/net/udp6`.
+pub fn bound_on(proc_text: &str, port: u16) -> Vec<IpAddr> {
+    proc_sockets(proc_text)
+        .filter(|(_, p, _)| *p == port)
+        .map(|(ip, _, _)| ip)
+        .collect()
+}
+
+/// The local addresses of the listening (TCP) or bound (UDP) sockets held by any member
+/// of process group `pgid`, read from `/proc` (empty where `/proc` cannot tell).
+pub fn sockets_of_group(pgid: i32, protocol: Protocol) -> Vec<SocketAddr> {
+    let mut inodes = std::collections::BTreeSet::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces): state ppid pgrp ...
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+            continue;
+        };
+        let pgrp = after
+            .split_whitespace()
+            .nth(2)
+            .and_then(|f| f.parse::<i32>().ok());
+        if pgrp != Some(pgid) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = std::fs::read_link(fd.path())
+                && let Some(inode) = link
+                    .to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .and_then(|l| l.parse::<u64>().ok())
+            {
+                inodes.insert(inode);
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let files: [&str; 2] = match protocol {
+        Protocol::Tcp => ["/proc/net/tcp", "/proc/net/tcp6"],
+        Protocol::Udp => ["/proc/net/udp", "/proc/net/udp6"],
+    };
+    let mut found = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for (addr, inode, state) in proc_socket_inodes(&text) {
+            let wanted = match protocol {
+                Protocol::Tcp => state == 0x0A,
+                Protocol::Udp => true,
+            };
+            if wanted && inodes.contains(&inode) && !found.contains(&addr) {
+                found.push(addr);
+            }
+        }
+    }
+    found
+}
+
+/// (local address, inode, state) of every row of a `/proc/net/{tcp,udp}[6]` text.
+pub(super) fn proc_socket_inodes(text: &str) -> impl Iterator<Item = (SocketAddr, u64, u8)> + '_ {
+    text.lines().skip(1).filter_map(|row| {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        let (ip_hex, port_hex) = cols.get(1)?.split_once(':')?;
+        let state = u8::from_str_radix(cols.get(3)?, 16).ok()?;
+        let inode = cols.get(9)?.parse::<u64>().ok()?;
+        let port = u16::from_str_radix(port_hex, 16).ok()?;
+        Some((SocketAddr::new(parse_proc_ip(ip_hex)?, port), inode, state))
+    })
+}
+
+/// (local address, local port, state) of every row of a `/proc/net/{tcp,udp}[6]` text.
+fn proc_sockets(text: &str) -> impl Iterator<Item = (IpAddr, u16, u8)> + '_ {
+    text.lines().skip(1).filter_map(|row| {
+        let mut cols = row.split_whitespace();
+        let _slot = cols.next()?;
+        let local = cols.next()?;
+        let _remote = cols.next()?;
+        let state = u8::from_str_radix(cols.next()?, 16).ok()?;
+        let (ip_hex, port_hex) = local.split_once(':')?;
+        let port = u16::from_str_radix(port_hex, 16).ok()?;
+        Some((parse_proc_ip(ip_hex)?, port, state))
+    })
+}
+
+/// An address as the kernel prints it in `/proc/net`: 32-bit words in host byte order.
+fn parse_proc_ip(hex: &str) -> Option<IpAddr> {
+    let word = |i: usize| -> Option<[u8; 4]> {
+        let w = u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok()?;
+        Some(w.to_ne_bytes())
+    };
+    match hex.len() {
+        8 => Some(IpAddr::V4(Ipv4Addr::from(word(0)?))),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                b[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+            }
+            Some(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,158 @@
+/*!
+Readiness: whether the program listens (TCP) or is bound (UDP) on its port, polled
+until it is or the wait is over; whether a port is taken before spawning.
+*/
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::procnet::{bound_on, listening_on, sockets_of_group};
+use super::{STDERR_DRAIN, TargetError};
+use crate::interp::process::ChildGroup;
+use crate::scenario::Protocol;
+
+/// How long a starting program may take before netdrill looks whether it listens on
+/// another port than its own (then it fails at once instead of waiting out the timeout).
+const ELSEWHERE_AFTER: Duration = Duration::from_millis(1000);
+
+/// How often netdrill looks again after that.
+const ELSEWHERE_EVERY: Duration = Duration::from_millis(250);
+
+/// Polls (backoff 2 ms doubling to 50 ms) until `port` is ready, the child exits, or
+/// `timeout` passes. Returns the address actors should use.
+pub async fn wait_ready(
+    child: &mut ChildGroup,
+    protocol: Protocol,
+    port: u16,
+    timeout: Duration,
+) -> Result<SocketAddr, TargetError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    let mut last_look = Duration::ZERO;
+    loop {
+        if let Some(exit) = child.try_exit() {
+            child.drain_stderr(STDERR_DRAIN).await;
+            return Err(TargetError::ExitedEarly {
+                status: exit.to_string(),
+                stderr_tail: child.stderr_tail(),
+            });
+        }
+        if let Some(ip) = probe(protocol, port).await {
+            return Ok(SocketAddr::new(ip, port));
+        }
+        let elapsed = start.elapsed();
+        // A program that listens, but on another port than its own, will not move:
+        // once it has had a moment, say so at once instead of waiting out the timeout.
+        let mut elsewhere = Vec::new();
+        if elapsed >= ELSEWHERE_AFTER && elapsed - last_look >= ELSEWHERE_EVERY {
+            last_look = elapsed;
+            elsewhere = sockets_of_group(child.pgid(), protocol);
+            if elsewhere.iter().any(|a| a.port() == port) {
+                // It started listening on its own port since the probe: look again.
+                continue;
+            }
+        }
+        if elapsed >= timeout || !elsewhere.is_empty() {
+            if elsewhere.is_empty() {
+                elsewhere = sockets_of_group(child.pgid(), protocol);
+                elsewhere.retain(|a| a.port() != port);
+            }
+            return Err(TargetError::NeverReady {
+                elsewhere,
+                protocol,
+                waited: elapsed.min(timeout),
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                what: match protocol {
+                    Protocol::Tcp => "listened",
+                    Protocol::Udp => "was bound",
+                },
+                stderr_tail: child.stderr_tail(),
+            });
+        }
+        tokio::time::sleep(pause.min(timeout - elapsed)).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// One readiness probe: the loopback address to use when `port` is ready.
+async fn probe(protocol: Protocol, port: u16) -> Option<IpAddr> {
+    let files: [&str; 2] = match protocol {
+        Protocol::Tcp => ["/proc/net/tcp", "/proc/net/tcp6"],
+        Protocol::Udp => ["/proc/net/udp", "/proc/net/udp6"],
+    };
+    let texts: Vec<String> = files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    if !texts.is_empty() {
+        let found: Vec<IpAddr> = texts
+            .iter()
+            .flat_map(|t| match protocol {
+                Protocol::Tcp => listening_on(t, port),
+                Protocol::Udp => bound_on(t, port),
+            })
+            .collect();
+        return reachable_ip(&found);
+    }
+    match protocol {
+        Protocol::Tcp => {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let conn = tokio::time::timeout(
+                Duration::from_millis(200),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await;
+            matches!(conn, Ok(Ok(_))).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        }
+        Protocol::Udp => udp_port_taken(port).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    }
+}
+
+/// Whether something already uses `port` (checked before spawning).
+pub(super) fn port_in_use(protocol: Protocol, port: u16) -> bool {
+    match protocol {
+        Protocol::Tcp => {
+            let texts: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(f).ok())
+                .collect();
+            if texts.is_empty() {
+                std::net::TcpStream::connect_timeout(
+                    &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                    Duration::from_millis(200),
+                )
+                .is_ok()
+            } else {
+                texts.iter().any(|t| !listening_on(t, port).is_empty())
+            }
+        }
+        Protocol::Udp => udp_port_taken(port),
+    }
+}
+
+fn udp_port_taken(port: u16) -> bool {
+    matches!(
+        UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse
+    )
+}
+
+/// Of the local addresses a server is on, the one actors should connect to: 127.0.0.1
+/// when it listens on IPv4 loopback or any address (IPv6 "any" is assumed dual-stack),
+/// else ::1, else none (it listens only on some other interface).
+pub fn reachable_ip(found: &[IpAddr]) -> Option<IpAddr> {
+    let v4_ok = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_unspecified() || v6.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
+        }
+    };
+    if found.iter().any(v4_ok) {
+        return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    found
+        .iter()
+        .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_loopback()))
+        .then_some(IpAddr::V6(Ipv6Addr::LOCALHOST))
+}
