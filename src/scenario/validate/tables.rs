@@ -20,11 +20,7 @@ pub(super) fn vars(v: &RawValue<'_>, problems: &mut Vec<Problem>) -> BTreeMap<St
     };
     for (k, val) in t.iter() {
         let key: &str = k.get_ref();
-        let good_name = !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if !good_name {
+        if !crate::scenario::values::is_name(key, true) {
             problems.push(
                 Problem::new(
                     span(k),
