@@ -63,8 +63,9 @@ pub fn main(rubric_path: &Path, submission: &Path, isolate: bool) -> u8 {
         isolation: name,
         why,
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread, as for `run` (see `interp::pool`): a test's steps, sockets and
+    // built-in servers share it, and no step waits for a hand-off between threads.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
