@@ -9,10 +9,14 @@ program under test, and records a deterministic transcript.
 Data flows one way, and the modules follow it (see `docs/architecture.md`):
 
 - [`scenario`]: reading a scenario file: raw TOML tree with spans → validated
-  [`scenario::Scenario`] whose steps carry their source spans; templating.
+  [`scenario::Scenario`] whose steps carry their source spans; the step grammar and
+  actor-state rules; templating; the JSON Schema document.
+- [`action`]: one file per action (or small family): its declaration, parse, transcript
+  detail and exec; the registry every list of words is derived from.
 - [`diagnostic`]: miette diagnostics for everything wrong in a file, all at once.
-- [`interp`]: the interpreter on tokio: actors (TCP, UDP, listener, process), the
-  target's lifecycle, the impairing link, PID namespaces around spawned programs.
+- [`interp`]: the interpreter on tokio: the run lifecycle, sessions and `parallel`
+  copies, actors (TCP, UDP, listener, process), the target's lifecycle, the impairing
+  link, PID namespaces around spawned programs, a pool of single-threaded runtimes.
 - [`outcome`]: how a run ended, as plain data that reports read.
 - [`limits`]: the bounds on what peers and programs may make netdrill hold.
 - [`transcript`]: what a run did, as plain data with no ports, times or PIDs.

@@ -12,9 +12,8 @@ type, a bad duration) at its exact place, instead of stopping at the first one t
 
 This module holds the raw layer's helpers: typed accessors over spanned values
 ([`expect_str`], [`expect_int`], [`expect_duration`], …) that return a [`Problem`]
-pointing at the value when it has the wrong shape, [`string_span`] to point inside a
-string, and the documentation structs from which `netdrill schema` builds the JSON
-Schema of the format ([`json_schema`]).
+pointing at the value when it has the wrong shape, and [`string_span`] to point inside a
+string. The JSON Schema of the format is in `scenario::schema`.
 */
 
 use std::ops::Range;

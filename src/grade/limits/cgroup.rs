@@ -204,7 +204,6 @@ fn kill_all_in(dir: &Path) {
     }
 }
 
-/// Kills everything in `dir` until it can be removed (at most [`EMPTY_WAIT`]).
 /// Kills everything in the cgroup at `dir`, which a grading worker made (its last
 /// path component starts with `netdrill-`), and removes it: the grader calls this after
 /// a worker ended, in case the worker was killed before it could clean up.
@@ -223,6 +222,7 @@ pub fn remove_worker_cgroup(dir: &Path) -> Result<(), String> {
     remove_cgroup_dir(dir)
 }
 
+/// Kills everything in `dir` until it can be removed (at most [`EMPTY_WAIT`]).
 fn remove_cgroup_dir(dir: &Path) -> Result<(), String> {
     let deadline = Instant::now() + EMPTY_WAIT;
     let mut pause = Duration::from_millis(1);
