@@ -74,16 +74,11 @@ impl Exit {
         if info.code() == Some(self.0) {
             return Ok(None);
         }
-        let mut f = Failure::diff(
-            "it exited with another status",
+        Err(Failure::diff(
+            child.with_stderr_tail("it exited with another status"),
             format!("exit {}", self.0),
             info.to_string(),
-        );
-        let tail = child.stderr_tail();
-        if !tail.trim().is_empty() {
-            f.message = format!("{}\nthe end of its stderr:\n{}", f.message, tail.trim_end());
-        }
-        Err(f)
+        ))
     }
 }
 

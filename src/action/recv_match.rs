@@ -6,6 +6,7 @@ first group, or the whole match.
 use super::recv::{from_target, with_from};
 use super::{Action, BASE, Decl, Session, StepCx, StepOutput, ValueType, Word};
 use crate::diagnostic::Problem;
+use crate::interp::tcp::strip_eol;
 use crate::scenario::model::{Pattern, Scenario, Step, Template};
 use crate::transcript::{Failure, show_bytes};
 
@@ -106,9 +107,7 @@ impl RecvMatch {
                 .tcp(name)?
                 .recv_through(b"\n", "a line (through \\n)", deadline)
                 .await?;
-            let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            String::from_utf8_lossy(line).into_owned()
+            String::from_utf8_lossy(strip_eol(&raw)).into_owned()
         };
         matched(&re, &text).map(Some)
     }

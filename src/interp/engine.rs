@@ -276,13 +276,6 @@ async fn explain_exit(child: &mut ChildGroup, failure: &mut Failure) {
         ExitInfo::Signal(_) => format!("was {how}"),
         ExitInfo::Code(_) => how.to_string(),
     };
-    failure.message = format!("{}; meanwhile the target {how}", failure.message);
-    let tail = child.stderr_tail();
-    if !tail.trim().is_empty() {
-        failure.message = format!(
-            "{}\nthe end of its stderr:\n{}",
-            failure.message,
-            tail.trim_end()
-        );
-    }
+    failure.message =
+        child.with_stderr_tail(&format!("{}; meanwhile the target {how}", failure.message));
 }

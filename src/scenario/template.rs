@@ -44,28 +44,25 @@ impl Template {
     pub fn parse(raw: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut offset = 0;
-        while let Some(open) = raw[offset..].find("{{") {
-            let open = offset + open;
+        for braces in scan_braces(raw) {
+            let Braces { open, inner, end } = braces.map_err(|open| TemplateError {
+                offset: open,
+                message: "`{{` is never closed by `}}`".into(),
+            })?;
             if open > offset {
                 parts.push(Part::Lit(offset as u32, open as u32));
             }
-            let Some(close) = raw[open + 2..].find("}}") else {
-                return Err(TemplateError {
-                    offset: open,
-                    message: "`{{` is never closed by `}}`".into(),
-                });
-            };
-            let inner = &raw[open + 2..open + 2 + close];
-            let name = inner.trim();
+            let text = &raw[inner.clone()];
+            let name = text.trim();
             if !super::values::is_name(name, true) {
                 return Err(TemplateError {
                     offset: open,
-                    message: format!("`{{{{{inner}}}}}` is not a variable name"),
+                    message: format!("`{{{{{text}}}}}` is not a variable name"),
                 });
             }
-            let start = open + 2 + (inner.len() - inner.trim_start().len());
+            let start = inner.start + (text.len() - text.trim_start().len());
             parts.push(Part::Var(start as u32, (start + name.len()) as u32));
-            offset = open + 2 + close + 2;
+            offset = end;
         }
         if parts.is_empty() {
             return Ok(Template::literal(raw));
@@ -145,6 +142,43 @@ impl Template {
     }
 }
 
+/// One `{{…}}` in a string: where `{{` is, the text between the braces, and the offset
+/// just past `}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Braces {
+    /// Byte offset of `{{`.
+    pub open: usize,
+    /// Byte range of the text inside, untrimmed.
+    pub inner: std::ops::Range<usize>,
+    /// Byte offset just past `}}`.
+    pub end: usize,
+}
+
+/// Every `{{…}}` of `raw`, in order: the one scan behind templates, the loader's
+/// placeholder checks and a command's `{{port}}`. A `{{` that is never closed ends it,
+/// as `Err(offset of that {{)`.
+pub fn scan_braces(raw: &str) -> impl Iterator<Item = Result<Braces, usize>> + '_ {
+    let mut offset = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let open = offset + raw[offset..].find("{{")?;
+        let Some(close) = raw[open + 2..].find("}}") else {
+            done = true;
+            return Some(Err(open));
+        };
+        let inner = open + 2..open + 2 + close;
+        offset = inner.end + 2;
+        Some(Ok(Braces {
+            open,
+            inner,
+            end: offset,
+        }))
+    })
+}
+
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
@@ -154,6 +188,28 @@ impl fmt::Display for Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_finds_every_pair_of_braces_and_stops_at_an_unclosed_one() {
+        let found: Vec<_> = scan_braces("a{{x}}b{{ y }}{{z").collect();
+        assert_eq!(
+            found,
+            [
+                Ok(Braces {
+                    open: 1,
+                    inner: 3..4,
+                    end: 6
+                }),
+                Ok(Braces {
+                    open: 7,
+                    inner: 9..12,
+                    end: 14
+                }),
+                Err(14),
+            ]
+        );
+        assert_eq!(scan_braces("plain").count(), 0);
+    }
 
     #[test]
     fn parses_literals_and_placeholders() {

@@ -26,22 +26,14 @@ pub struct Placeholder {
 /// The placeholders of a string that [`Template::parse`] accepted, with their places
 /// (the same scan as the parser's).
 pub fn placeholders(raw: &str) -> Vec<Placeholder> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    let mut rest = raw;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else { break };
-        out.push(Placeholder {
-            name: after[..close].trim().to_string(),
-            at: offset + open,
-            len: close + 4,
-        });
-        let consumed = open + 2 + close + 2;
-        offset += consumed;
-        rest = &rest[consumed..];
-    }
-    out
+    super::template::scan_braces(raw)
+        .map_while(Result::ok)
+        .map(|b| Placeholder {
+            name: raw[b.inner].trim().to_string(),
+            at: b.open,
+            len: b.end - b.open,
+        })
+        .collect()
 }
 
 /// Parses a string value as a template; a malformed placeholder points at its `{{`.

@@ -225,6 +225,16 @@ impl ChildGroup {
         exit
     }
 
+    /// `message`, followed by the end of its stderr when it wrote anything there: what a
+    /// failure caused by this program says of it.
+    pub fn with_stderr_tail(&self, message: &str) -> String {
+        let tail = self.stderr_tail();
+        if tail.trim().is_empty() {
+            return message.to_string();
+        }
+        format!("{message}\nthe end of its stderr:\n{}", tail.trim_end())
+    }
+
     /// The last lines it wrote on stderr, joined with `\n`.
     pub fn stderr_tail(&self) -> String {
         let tail = lock(&self.stderr);

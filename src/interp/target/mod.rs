@@ -304,18 +304,15 @@ impl RunningTarget {
 /// command; everything else, other placeholders included, is kept as written.
 pub fn substitute_port(command: &str, port: u16) -> String {
     let mut out = String::with_capacity(command.len());
-    let mut rest = command;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else { break };
-        out.push_str(&rest[..open]);
-        match after[..close].trim() {
-            "port" | "target.port" => out.push_str(&port.to_string()),
-            _ => out.push_str(&rest[open..open + 2 + close + 2]),
+    let mut done = 0;
+    for b in crate::scenario::template::scan_braces(command).map_while(Result::ok) {
+        if matches!(command[b.inner.clone()].trim(), "port" | "target.port") {
+            out.push_str(&command[done..b.open]);
+            out.push_str(&port.to_string());
+            done = b.end;
         }
-        rest = &after[close + 2..];
     }
-    out.push_str(rest);
+    out.push_str(&command[done..]);
     out
 }
 

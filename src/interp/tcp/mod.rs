@@ -572,7 +572,7 @@ fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
 }
 
 /// The line without its `\n` and a `\r` before it.
-fn strip_eol(raw: &[u8]) -> &[u8] {
+pub(crate) fn strip_eol(raw: &[u8]) -> &[u8] {
     let line = raw.strip_suffix(b"\n").unwrap_or(raw);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
