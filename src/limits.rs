@@ -8,7 +8,7 @@ pub const STEP_CAP: usize = 16 * 1024 * 1024;
 /// What every connection of a netdrill process may buffer of what peers sent, together.
 /// A run of 10,000 `parallel` copies against a server that answers with megabytes
 /// shares this, instead of each copy taking what it likes.
-pub const RECEIVE_BUDGET: usize = 192 * 1024 * 1024;
+pub const RECEIVE_BUDGET: usize = 128 * 1024 * 1024;
 
 static RECEIVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
