@@ -7,7 +7,7 @@ take); on UDP the next datagram is exactly this one, optionally `from` someone, 
 use super::{Action, BASE, Decl, Session, StepCx, StepOutput, ValueType, Word};
 use crate::diagnostic::Problem;
 use crate::scenario::model::{Payload, Scenario, Step, Template};
-use crate::transcript::{Failure, show_bytes, show_hex};
+use crate::transcript::{Evidence, EvidenceKind, Failure, show_bytes, show_hex};
 
 /// `recv`.
 pub const RECV: Decl = Decl {
@@ -92,11 +92,17 @@ impl Recv {
             cx.check_from(&self.from, sender)?;
             if *got != *want {
                 let show = if hex { show_hex } else { show_bytes };
+                let kind = if hex {
+                    EvidenceKind::Hex
+                } else {
+                    EvidenceKind::Text
+                };
                 return Err(Failure::diff(
                     "the datagram differs from the expected one",
                     show(&want),
                     show(&got),
-                ));
+                )
+                .with_evidence(Evidence::compare(kind, &want, &got)));
             }
             return Ok(Some(String::from_utf8_lossy(&got).into_owned()));
         }

@@ -8,7 +8,7 @@ use super::{Action, BASE, Decl, Session, StepCx, StepOutput, ValueType, Word};
 use crate::diagnostic::Problem;
 use crate::interp::tcp::strip_eol;
 use crate::scenario::model::{Pattern, Scenario, Step, Template};
-use crate::transcript::{Failure, show_bytes};
+use crate::transcript::{Evidence, Failure, show_bytes};
 
 /// `recv_match`.
 pub const RECV_MATCH: Decl = Decl {
@@ -48,11 +48,15 @@ pub(super) fn matched(re: &regex::Regex, text: &str) -> Result<String, Failure> 
             .or_else(|| c.get(0))
             .map(|m| m.as_str().to_string())
             .unwrap_or_default()),
-        None => Err(Failure::diff(
-            "what arrived does not match the pattern",
-            format!("/{}/", re.as_str()),
-            show_bytes(text.as_bytes()),
-        )),
+        None => {
+            let pattern = format!("/{}/", re.as_str());
+            Err(Failure::diff(
+                "what arrived does not match the pattern",
+                pattern.clone(),
+                show_bytes(text.as_bytes()),
+            )
+            .with_evidence(Evidence::pattern(&pattern, text.as_bytes())))
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Action, BASE, Decl, Session, StepCx, StepOutput, ValueType, Word};
 use crate::diagnostic::Problem;
 use crate::scenario::model::{Pattern, Step, Template};
 use crate::scenario::raw;
-use crate::transcript::{Failure, show_bytes};
+use crate::transcript::{Evidence, EvidenceKind, Failure, show_bytes};
 
 /// `stdin`.
 pub const STDIN: Decl = Decl {
@@ -138,7 +138,12 @@ impl StdoutLine {
                 "the printed line differs from the expected one",
                 show_bytes(want.as_bytes()),
                 show_bytes(line.as_bytes()),
-            ));
+            )
+            .with_evidence(Evidence::compare(
+                EvidenceKind::Text,
+                want.as_bytes(),
+                line.as_bytes(),
+            )));
         }
         Ok(Some(line))
     }

@@ -84,6 +84,7 @@ impl Session<'_, '_> {
                     ),
                     expected: inner.failure.expected.clone(),
                     actual: inner.failure.actual.clone(),
+                    evidence: inner.failure.evidence.clone(),
                 };
                 self.transcript.push(Entry::Step {
                     step: step.number,

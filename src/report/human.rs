@@ -89,7 +89,9 @@ pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
         };
         let report_text = render(&report, opts.color);
         out.push_str(&indent(&report_text));
-        if let (Some(e), Some(a)) = (&f.failure.expected, &f.failure.actual) {
+        if let Some(e) = &f.failure.evidence {
+            out.push_str(&indent(&super::evidence::render(e)));
+        } else if let (Some(e), Some(a)) = (&f.failure.expected, &f.failure.actual) {
             out.push_str(&indent(&expected_actual(e, a)));
         }
         out.push_str("  transcript up to the failing step:\n");

@@ -2,7 +2,10 @@
 The JSON report of contract §4, on stdout.
 
 `failure` is absent on a pass; `expected` and `actual` are `null` when a failure has
-none. An invalid file has status `error` and a failure whose `step` is 0 and whose
+none, and otherwise given in full up to 4 KiB (around the first difference beyond). A
+failure also carries the scenario's `about`, the failing step's `source` lines (with the
+comment lines above it), the `transcript` up to the failure and, when data was compared,
+the `comparison` the human report shows (a line diff, a hex dump, or what arrived). An invalid file has status `error` and a failure whose `step` is 0 and whose
 `line` is the first problem's.
 */
 
@@ -28,15 +31,22 @@ fn scenario(o: &ScenarioOutcome) -> Value {
         "duration_ms": u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
     });
     let failure = if let Some(f) = &o.failure {
-        Some(json!({
+        let mut v = json!({
             "step": f.step,
             "line": f.line,
             "actor": f.actor,
             "action": f.action,
             "message": f.failure.message,
-            "expected": f.failure.expected,
-            "actual": f.failure.actual,
-        }))
+            "expected": super::expected_in_full(&f.failure),
+            "actual": super::actual_in_full(&f.failure),
+            "about": o.about,
+            "source": o.source.as_deref().and_then(|s| super::source_excerpt(s, f)),
+            "transcript": o.transcript.render(),
+        });
+        if let (Some(e), Some(obj)) = (&f.failure.evidence, v.as_object_mut()) {
+            obj.insert("comparison".into(), super::evidence::render(e).into());
+        }
+        Some(v)
     } else {
         o.error.as_ref().map(|(text, line)| {
             json!({

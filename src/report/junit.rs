@@ -24,11 +24,15 @@ pub fn report(outcomes: &[ScenarioOutcome]) -> String {
                         f.step, f.line, f.actor, f.action, f.failure.message
                     ));
                     let mut desc = String::new();
-                    if let Some(e) = &f.failure.expected {
-                        desc.push_str(&format!("expected: {e}\n"));
-                    }
-                    if let Some(a) = &f.failure.actual {
-                        desc.push_str(&format!("actual:   {a}\n"));
+                    if let Some(e) = &f.failure.evidence {
+                        desc.push_str(&super::evidence::render(e));
+                    } else {
+                        if let Some(e) = &f.failure.expected {
+                            desc.push_str(&format!("expected: {e}\n"));
+                        }
+                        if let Some(a) = &f.failure.actual {
+                            desc.push_str(&format!("actual:   {a}\n"));
+                        }
                     }
                     desc.push_str(&o.transcript.render());
                     s.set_description(desc);

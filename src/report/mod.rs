@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::outcome::{Status, StepFailure};
-use crate::transcript::Transcript;
+use crate::transcript::{Failure, Transcript};
 
+pub mod evidence;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -67,4 +68,52 @@ impl Summary {
         }
         s
     }
+}
+
+/// What a failure expected, in full up to the evidence bound (the transcript's shortened
+/// form when the failure kept no evidence).
+pub fn expected_in_full(f: &Failure) -> Option<String> {
+    match &f.evidence {
+        Some(e) if e.kind != crate::transcript::EvidenceKind::Pattern => {
+            Some(evidence::shown_in_full(&e.expected, e.kind))
+        }
+        _ => f.expected.clone(),
+    }
+}
+
+/// What arrived, in full up to the evidence bound, and how the stream ended after it.
+pub fn actual_in_full(f: &Failure) -> Option<String> {
+    match &f.evidence {
+        Some(e) => Some(format!(
+            "{}{}",
+            evidence::shown_in_full(&e.actual, e.kind),
+            e.end
+        )),
+        None => f.actual.clone(),
+    }
+}
+
+/// The failing step's lines in the file, numbered, with the comment lines just above
+/// it: the scenario author's note on a step is often the best hint a student gets.
+pub fn source_excerpt(source: &str, failure: &StepFailure) -> Option<String> {
+    let span = failure.span?;
+    let start = span.offset().min(source.len());
+    let end = (span.offset() + span.len()).min(source.len());
+    let first = crate::scenario::raw::line_of(source, start);
+    let last = crate::scenario::raw::line_of(source, end.saturating_sub(1).max(start));
+    let lines: Vec<&str> = source.lines().collect();
+    let mut from = first;
+    while from > 1
+        && lines
+            .get(from - 2)
+            .is_some_and(|l| l.trim_start().starts_with('#'))
+    {
+        from -= 1;
+    }
+    let width = last.to_string().len();
+    let mut out = String::new();
+    for n in from..=last.min(lines.len()) {
+        out.push_str(&format!("{n:>width$} | {}\n", lines[n - 1]));
+    }
+    Some(out)
 }

@@ -32,11 +32,11 @@ pub fn report(outcomes: &[ScenarioOutcome]) -> String {
             let _ = writeln!(out, "  actor: {}", yaml(&f.actor));
             let _ = writeln!(out, "  action: {}", yaml(&f.action));
             let _ = writeln!(out, "  message: {}", yaml(&f.failure.message));
-            if let Some(e) = &f.failure.expected {
-                let _ = writeln!(out, "  expected: {}", yaml(e));
+            if let Some(e) = super::expected_in_full(&f.failure) {
+                let _ = writeln!(out, "  expected: {}", yaml(&e));
             }
-            if let Some(a) = &f.failure.actual {
-                let _ = writeln!(out, "  actual: {}", yaml(a));
+            if let Some(a) = super::actual_in_full(&f.failure) {
+                let _ = writeln!(out, "  actual: {}", yaml(&a));
             }
         }
         if let Some((text, line)) = &o.error {

@@ -11,8 +11,10 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 
 mod escape;
+mod evidence;
 
 pub use escape::{SHOW_LIMIT, escape_bytes, show_bytes, show_hex};
+pub use evidence::{EVIDENCE_LIMIT, Evidence, EvidenceKind};
 
 /// The outcome of one step.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,6 +37,10 @@ pub struct Failure {
     /// What actually arrived (shown escaped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
+    /// The compared bytes in full (up to a bound), for the reports; not part of the
+    /// transcript.
+    #[serde(skip)]
+    pub evidence: Option<Box<Evidence>>,
 }
 
 impl Failure {
@@ -44,6 +50,7 @@ impl Failure {
             message: message.into(),
             expected: None,
             actual: None,
+            evidence: None,
         }
     }
 
@@ -57,7 +64,14 @@ impl Failure {
             message: message.into(),
             expected: Some(expected.into()),
             actual: Some(actual.into()),
+            evidence: None,
         }
+    }
+
+    /// The same failure, with the compared bytes for the reports.
+    pub fn with_evidence(mut self, evidence: Evidence) -> Failure {
+        self.evidence = Some(Box::new(evidence));
+        self
     }
 }
 

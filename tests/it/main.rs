@@ -4,6 +4,7 @@ netdrill's integration tests: one test binary, one module per area.
 
 mod cli;
 mod engine;
+mod failures;
 mod grade;
 mod isolate;
 mod link;

@@ -22,7 +22,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::transcript::{Failure, show_bytes, show_hex};
+use crate::transcript::{Evidence, EvidenceKind, Failure, show_bytes, show_hex};
 
 /// Most bytes a receive step buffers before it gives up.
 pub use crate::limits::STEP_CAP;
@@ -83,15 +83,6 @@ fn make_room(buf: &mut Vec<u8>, charged: &mut usize) -> bool {
     *charged += grow;
     buf.reserve_exact(want - buf.len());
     true
-}
-
-/// The message of a step stopped by the receive budget.
-fn over_budget_message() -> String {
-    format!(
-        "netdrill's memory for received data is used up ({} MiB for all connections of this run, {} MiB of it in use): too many copies buffer too much at once",
-        crate::limits::RECEIVE_BUDGET >> 20,
-        crate::limits::receive_budget_used() >> 20
-    )
 }
 
 impl TcpActor {
@@ -260,17 +251,15 @@ impl TcpActor {
         deadline: Instant,
     ) -> Result<Vec<u8>, Failure> {
         let show = if hex { show_hex } else { show_bytes };
+        let kind = if hex {
+            EvidenceKind::Hex
+        } else {
+            EvidenceKind::Text
+        };
         loop {
             let n = self.buf.len().min(expected.len());
             if let Some(at) = first_difference(&self.buf[..n], &expected[..n]) {
-                return Err(Failure::diff(
-                    format!(
-                        "received bytes differ from the expected ones at byte {}",
-                        at + 1
-                    ),
-                    show(expected),
-                    show(&self.buf[..n]),
-                ));
+                return Err(self.exact_mismatch(expected, at, kind, deadline).await);
             }
             if self.buf.len() >= expected.len() {
                 return Ok(self.take(expected.len()));
@@ -279,11 +268,14 @@ impl TcpActor {
             match self.fill(deadline).await {
                 Read::Data => {}
                 other => {
-                    return Err(self.stopped(
-                        other,
-                        &format!("after {got} of {} expected bytes", expected.len()),
-                        show(expected),
-                    ));
+                    let end = other_end(&other);
+                    return Err(self
+                        .stopped(
+                            other,
+                            &format!("after {got} of {} expected bytes", expected.len()),
+                            show(expected),
+                        )
+                        .with_evidence(self.arrived_against(kind, expected, end)));
                 }
             }
         }
@@ -314,17 +306,25 @@ impl TcpActor {
                 } else {
                     "the line differs from the expected one".to_string()
                 };
-                return Err(Failure::diff(message, show_bytes(want), show_bytes(line)));
+                return Err(Failure::diff(message, show_bytes(want), show_bytes(line))
+                    .with_evidence(Evidence::compare(EvidenceKind::Text, want, line)));
             }
             if !line_prefix_ok(&self.buf, want) {
-                return Err(Failure::diff(
-                    "the line differs from the expected one (before its end arrived)",
-                    show_bytes(want),
-                    format!("{} (no newline yet)", show_bytes(&self.buf)),
-                ));
+                return Err(self.line_mismatch(want, deadline).await);
             }
-            self.read_more(deadline, "a line (through \\n)", || show_bytes(want))
-                .await?;
+            if let Err(f) = self
+                .read_more(deadline, "a line (through \\n)", || show_bytes(want))
+                .await
+            {
+                let end = if self.eof {
+                    " then EOF"
+                } else if self.reset {
+                    " then RST"
+                } else {
+                    ""
+                };
+                return Err(f.with_evidence(self.arrived_against(EvidenceKind::Text, want, end)));
+            }
         }
     }
 
@@ -393,34 +393,6 @@ impl TcpActor {
                 &format!("waiting for {what} ({} so far)", bytes_word(got)),
                 expected(),
             )),
-        }
-    }
-
-    /// The failure for a read that brought no data.
-    fn stopped(&self, read: Read, context: &str, expected: String) -> Failure {
-        // What arrived, and how the stream ended after it.
-        let end = match read {
-            Read::Eof => " then EOF",
-            Read::Reset => " then RST",
-            _ => "",
-        };
-        let message = match read {
-            Read::Eof => format!("the peer closed the connection (EOF) {context}"),
-            Read::Reset => format!("the peer reset the connection (RST) {context}"),
-            Read::TimedOut => format!("timed out {context}"),
-            Read::Error(e) => format!("read failed ({e}) {context}"),
-            Read::OverBudget => format!("{} {context}", over_budget_message()),
-            Read::Data => format!("unexpected data {context}"),
-        };
-        let actual = format!("{}{end}", show_bytes(&self.buf));
-        if expected.is_empty() {
-            Failure {
-                message,
-                expected: None,
-                actual: (!self.buf.is_empty() || !end.is_empty()).then_some(actual),
-            }
-        } else {
-            Failure::diff(message, expected, actual)
         }
     }
 
@@ -525,15 +497,6 @@ impl TcpActor {
     }
 }
 
-/// `1 byte`, `2 bytes`.
-pub fn bytes_word(n: usize) -> String {
-    if n == 1 {
-        "1 byte".to_string()
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 /// True for the errors a reset connection gives.
 pub fn is_reset(e: &io::Error) -> bool {
     matches!(
@@ -542,57 +505,14 @@ pub fn is_reset(e: &io::Error) -> bool {
     )
 }
 
-/// A failed write, with what the peer had sent before (it often explains why).
-fn write_failure(e: &io::Error, received: &[u8], eof: bool) -> Failure {
-    let mut f = if is_reset(e) || e.kind() == io::ErrorKind::BrokenPipe {
-        Failure::msg(format!(
-            "could not write: the peer closed or reset the connection ({e})"
-        ))
-    } else {
-        Failure::msg(format!("could not write: {e}"))
-    };
-    if !received.is_empty() || eof {
-        let mut shown = if received.is_empty() {
-            "nothing".to_string()
-        } else {
-            show_bytes(received)
-        };
-        if eof {
-            shown.push_str(" then EOF");
-        }
-        f.message
-            .push_str(&format!("; before that the peer had sent {shown}"));
-        f.actual = Some(shown);
-    }
-    f
-}
+mod failure;
+mod scan;
 
-fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    a.iter().zip(b).position(|(x, y)| x != y)
-}
-
-/// The line without its `\n` and a `\r` before it.
-pub(crate) fn strip_eol(raw: &[u8]) -> &[u8] {
-    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// True while `partial` (no `\n` yet) can still become `want` + optional `\r` + `\n`.
-fn line_prefix_ok(partial: &[u8], want: &[u8]) -> bool {
-    if partial.len() <= want.len() {
-        partial == &want[..partial.len()]
-    } else {
-        partial.len() == want.len() + 1 && partial.starts_with(want) && partial.ends_with(b"\r")
-    }
-}
-
-/// Position of `needle` in `hay`.
-pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
+pub use failure::bytes_word;
+use failure::{other_end, over_budget_message, write_failure};
+pub use scan::find;
+pub(crate) use scan::strip_eol;
+use scan::{first_difference, line_prefix_ok};
 
 #[cfg(test)]
 mod tests;
