@@ -65,6 +65,8 @@ pub enum ValueType {
     Positive,
     /// An array of positive integers.
     Positives,
+    /// A positive integer, or a string holding one `{{variable}}`.
+    Count,
     /// One of these strings.
     OneOf(&'static [&'static str]),
     /// An array of steps.

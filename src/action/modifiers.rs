@@ -54,6 +54,11 @@ pub static MODIFIERS: &[Modifier] = &[
         ValueType::Text,
         "store what this receive read (a regex's first group) as {{name}}",
     ),
+    m(
+        "capture_as",
+        ValueType::OneOf(crate::scenario::model::CaptureAs::WORDS),
+        "how `capture` stores what was read: text (the default), hex, or the number the bytes hold in network byte order (u8, u16be, u32be)",
+    ),
     tcp(
         "chunks",
         ValueType::Positives,
@@ -89,6 +94,11 @@ pub static MODIFIERS: &[Modifier] = &[
         ValueType::Positive,
         "UDP receive: when nothing arrives within the timeout, send the actor's last datagram again, up to this many times",
     ),
+    udp(
+        "prefix",
+        ValueType::True,
+        "UDP receive: the datagram must start with these bytes; what follows is not checked",
+    ),
     m(
         "match",
         ValueType::Regex,
@@ -115,7 +125,7 @@ pub fn actions_of(m: &str) -> Vec<&'static str> {
         .iter()
         .filter(|d| match m {
             "timeout" => d.waits,
-            "capture" => d.captures,
+            "capture" | "capture_as" => d.captures,
             _ => d.modifiers.contains(&m),
         })
         .map(|d| d.word.name)
@@ -129,7 +139,7 @@ pub fn fits(m: &str, word: &str, kind: Option<ActorKind>) -> Result<(), String> 
     };
     let declared = match m {
         "timeout" => d.waits,
-        "capture" => d.captures,
+        "capture" | "capture_as" => d.captures,
         _ => d.modifiers.contains(&m),
     };
     let wrong_kind = kind.is_some_and(modifier.wrong_for);
@@ -156,6 +166,10 @@ fn misfit(m: &str, word: &str, kind: Option<ActorKind>) -> String {
             "`capture` stores what a receive read ({}); `{word}` reads nothing",
             one_of(&fitting)
         ),
+        "capture_as" => format!(
+            "`capture_as` says how `capture` stores what a receive read ({}); `{word}` reads nothing",
+            one_of(&fitting)
+        ),
         "chunks" | "chunk" | "pause" if udp_send => format!(
             "`{m}` splits a TCP write; a UDP send is one datagram and is never split"
         ),
@@ -169,6 +183,8 @@ fn misfit(m: &str, word: &str, kind: Option<ActorKind>) -> String {
         "from" => format!("`from` checks who sent the datagram of a UDP {}", one_of(&fitting)),
         "resend" if tcp => "`resend` retransmits a lost UDP datagram; TCP retransmits by itself: remove it".to_string(),
         "resend" => format!("`resend` retries a UDP {} by sending the last datagram again", one_of(&fitting)),
+        "prefix" if tcp => "`prefix` checks the start of a UDP datagram; on a TCP stream `recv` already reads just the bytes it expects: remove it".to_string(),
+        "prefix" => format!("`prefix` checks the start of a datagram received by {}", one_of(&fitting)),
         "match" => "`match` checks what `recv_until` or `recv_bytes` read; `recv_match` and `stdout_match` take the regex as their value".to_string(),
         "steps" => "`steps` belongs to `parallel`: `{ parallel = 10, steps = [ … ] }`".to_string(),
         _ => format!("remove `{m}`"),

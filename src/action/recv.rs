@@ -6,8 +6,10 @@ take); on UDP the next datagram is exactly this one, optionally `from` someone, 
 
 use super::{Action, BASE, Decl, Session, StepCx, StepOutput, ValueType, Word};
 use crate::diagnostic::Problem;
+use crate::interp::tcp::{fill_wildcards, masked_difference};
 use crate::scenario::model::{Payload, Scenario, Step, Template};
-use crate::transcript::{Evidence, EvidenceKind, Failure, show_bytes, show_hex};
+use crate::scenario::{raw, values};
+use crate::transcript::{Evidence, EvidenceKind, Failure, SHOW_LIMIT, show_bytes, show_hex};
 
 /// `recv`.
 pub const RECV: Decl = Decl {
@@ -19,7 +21,7 @@ pub const RECV: Decl = Decl {
     kinds: super::STREAM_OR_UDP,
     waits: true,
     captures: true,
-    modifiers: &["from", "resend"],
+    modifiers: &["from", "resend", "prefix"],
     parse,
     ..BASE
 };
@@ -39,14 +41,64 @@ pub const RECV_HEX: Decl = Decl {
 pub struct Recv {
     /// The bytes expected.
     pub expect: Payload,
+    /// `recv_hex` with `??`: per byte, whether any byte will do (empty when none does).
+    pub any: Vec<bool>,
     /// UDP: who must have sent the datagram.
     pub from: Option<Template>,
+    /// UDP, `prefix = true`: the datagram starts with these bytes; what follows is not
+    /// checked (a DNS answer by its id and flags, say).
+    pub prefix: bool,
 }
 
 fn parse(cx: &mut StepCx<'_, '_>) -> Result<Action, Problem> {
-    let expect = cx.payload()?;
+    let (expect, any) = if cx.word() == "recv_hex" {
+        let text = cx.string()?;
+        let (bytes, any) = values::hex_pattern(cx.src(), "recv_hex", cx.value(), text, true)?;
+        (Payload::Hex(bytes), any)
+    } else {
+        (cx.payload()?, Vec::new())
+    };
     let from = cx.peer_modifier("from")?;
-    Ok(Action::Recv(Recv { expect, from }))
+    let prefix = match cx.modifier("prefix") {
+        None => false,
+        Some((v, _)) => {
+            raw::expect_true("prefix", v)?;
+            true
+        }
+    };
+    Ok(Action::Recv(Recv {
+        expect,
+        any,
+        from,
+        prefix,
+    }))
+}
+
+/// `[12 34 ?? ??]`: hex with its wildcards, shortened past 64 bytes as the transcript
+/// shortens hex (only the bytes shown get their `??`).
+fn shown_with_wildcards(bytes: &[u8], any: &[bool]) -> String {
+    let mut shown = show_hex(bytes);
+    let visible = if bytes.len() <= SHOW_LIMIT {
+        bytes.len()
+    } else {
+        32
+    };
+    for i in (0..visible).filter(|&i| any.get(i).copied().unwrap_or(false)) {
+        // `[` then two digits and a space per byte.
+        shown.replace_range(1 + 3 * i..3 + 3 * i, "??");
+    }
+    shown
+}
+
+/// Whether datagram `got` is the expected one (`any`: wildcard bytes; `prefix`: it only
+/// has to start with `want`).
+fn datagram_matches(want: &[u8], any: &[bool], prefix: bool, got: &[u8]) -> bool {
+    let long_enough = if prefix {
+        got.len() >= want.len()
+    } else {
+        got.len() == want.len()
+    };
+    long_enough && masked_difference(got, want, any).is_none()
 }
 
 /// `/re/ from "x"` or `"bytes" from "x"`: a detail and its `from`.
@@ -76,9 +128,17 @@ impl Recv {
         from_target(&self.from)
     }
 
-    /// The bytes expected, and from whom.
+    /// The bytes expected (`??` for any byte, `(prefix)` when only the start is
+    /// checked), and from whom.
     pub fn detail(&self, cx: &Session<'_, '_>) -> String {
-        with_from(cx.shown(&self.expect), &self.from)
+        let mut shown = match &self.expect {
+            Payload::Hex(b) if !self.any.is_empty() => shown_with_wildcards(b, &self.any),
+            other => cx.shown(other),
+        };
+        if self.prefix {
+            shown.push_str(" (prefix)");
+        }
+        with_from(shown, &self.from)
     }
 
     /// Reads and compares.
@@ -90,24 +150,44 @@ impl Recv {
         if cx.is_udp(name) {
             let (got, sender) = cx.udp_recv(name, step.resend, timeout).await?;
             cx.check_from(&self.from, sender)?;
-            if *got != *want {
-                let show = if hex { show_hex } else { show_bytes };
-                let kind = if hex {
-                    EvidenceKind::Hex
-                } else {
-                    EvidenceKind::Text
-                };
-                return Err(Failure::diff(
-                    "the datagram differs from the expected one",
-                    show(&want),
-                    show(&got),
-                )
-                .with_evidence(Evidence::compare(kind, &want, &got)));
+            if !datagram_matches(&want, &self.any, self.prefix, &got) {
+                return Err(self.datagram_differs(&want, &got, hex));
             }
-            return Ok(Some(String::from_utf8_lossy(&got).into_owned()));
+            return Ok(Some(got));
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let got = cx.tcp(name)?.recv_exact(&want, hex, deadline).await?;
-        Ok(Some(String::from_utf8_lossy(&got).into_owned()))
+        let got = cx
+            .tcp(name)?
+            .recv_exact(&want, &self.any, hex, deadline)
+            .await?;
+        Ok(Some(got))
+    }
+
+    /// The failure of a datagram that is not the expected one.
+    fn datagram_differs(&self, want: &[u8], got: &[u8], hex: bool) -> Failure {
+        let (show, kind): (fn(&[u8]) -> String, _) = if hex {
+            (show_hex, EvidenceKind::Hex)
+        } else {
+            (show_bytes, EvidenceKind::Text)
+        };
+        let filled = fill_wildcards(want, &self.any, got);
+        // With `prefix`, what follows the expected bytes is not compared.
+        let compared = if self.prefix && got.len() >= want.len() {
+            &got[..want.len()]
+        } else {
+            got
+        };
+        let message = if self.prefix {
+            "the datagram does not start with the expected bytes"
+        } else {
+            "the datagram differs from the expected one"
+        };
+        let expected = if self.any.is_empty() {
+            show(want)
+        } else {
+            shown_with_wildcards(want, &self.any)
+        };
+        Failure::diff(message, expected, show(got))
+            .with_evidence(Evidence::compare(kind, &filled, compared))
     }
 }

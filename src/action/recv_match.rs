@@ -40,22 +40,22 @@ fn parse(cx: &mut StepCx<'_, '_>) -> Result<Action, Problem> {
     Ok(Action::RecvMatch(RecvMatch { pattern, from }))
 }
 
-/// Matches `text`; the capture is the first group, or the whole match.
-pub(super) fn matched(re: &regex::Regex, text: &str) -> Result<String, Failure> {
-    match re.captures(text) {
+/// Matches the bytes that arrived; the capture is the first group, or the whole match.
+pub(super) fn matched(re: &regex::bytes::Regex, data: &[u8]) -> Result<Vec<u8>, Failure> {
+    match re.captures(data) {
         Some(c) => Ok(c
             .get(1)
             .or_else(|| c.get(0))
-            .map(|m| m.as_str().to_string())
+            .map(|m| m.as_bytes().to_vec())
             .unwrap_or_default()),
         None => {
             let pattern = format!("/{}/", re.as_str());
             Err(Failure::diff(
                 "what arrived does not match the pattern",
                 pattern.clone(),
-                show_bytes(text.as_bytes()),
+                show_bytes(data),
             )
-            .with_evidence(Evidence::pattern(&pattern, text.as_bytes())))
+            .with_evidence(Evidence::pattern(&pattern, data)))
         }
     }
 }
@@ -72,11 +72,11 @@ pub(super) fn with_match(mut detail: String, pattern: &Option<Pattern>) -> Strin
 pub(super) fn check_optional(
     cx: &Session<'_, '_>,
     pattern: &Option<Pattern>,
-    text: String,
+    data: &[u8],
 ) -> StepOutput {
     match pattern {
-        Some(p) => matched(&cx.regex(p)?, &text).map(Some),
-        None => Ok(Some(text)),
+        Some(p) => matched(&cx.regex(p)?, data).map(Some),
+        None => Ok(Some(data.to_vec())),
     }
 }
 
@@ -101,32 +101,53 @@ impl RecvMatch {
         let name = step.actor.as_str();
         let timeout = cx.timeout(step);
         let re = cx.regex(&self.pattern)?;
-        let text = if cx.is_udp(name) {
+        let data = if cx.is_udp(name) {
             let (got, sender) = cx.udp_recv(name, step.resend, timeout).await?;
             cx.check_from(&self.from, sender)?;
-            String::from_utf8_lossy(&got).into_owned()
+            got
         } else {
             let deadline = tokio::time::Instant::now() + timeout;
             let raw = cx
                 .tcp(name)?
                 .recv_through(b"\n", "a line (through \\n)", deadline)
                 .await?;
-            String::from_utf8_lossy(strip_eol(&raw)).into_owned()
+            strip_eol(&raw).to_vec()
         };
-        matched(&re, &text).map(Some)
+        matched(&re, &data).map(Some)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::values::compile_regex;
 
     #[test]
     fn the_capture_is_the_first_group_or_the_match() {
-        let re = regex::Regex::new(r"id=(\d+)").unwrap();
-        assert_eq!(matched(&re, "id=42 ok").unwrap(), "42");
-        let re = regex::Regex::new(r"\d+").unwrap();
-        assert_eq!(matched(&re, "id=42 ok").unwrap(), "42");
-        assert!(matched(&re, "none").is_err());
+        let re = compile_regex(r"id=(\d+)").unwrap();
+        assert_eq!(matched(&re, b"id=42 ok").unwrap(), b"42");
+        let re = compile_regex(r"\d+").unwrap();
+        assert_eq!(matched(&re, b"id=42 ok").unwrap(), b"42");
+        assert!(matched(&re, b"none").is_err());
+    }
+
+    #[test]
+    fn patterns_match_bytes_as_they_arrived() {
+        // A DNS answer: id 0x1234, flags 0x8180 (a response, no error).
+        let re = compile_regex(r"^\x12\x34\x81\x80").unwrap();
+        assert!(re.is_match(&[0x12, 0x34, 0x81, 0x80, 0, 1]));
+        assert!(!re.is_match(&[0x12, 0x34, 0x81, 0x83]));
+        // Any byte, not a UTF-8 character.
+        assert!(
+            compile_regex(r"^..\x81")
+                .unwrap()
+                .is_match(&[0xff, 0xfe, 0x81])
+        );
+        // Unicode classes still work, in Unicode mode.
+        assert!(
+            compile_regex(r"^\p{L}+$")
+                .unwrap()
+                .is_match("héllo".as_bytes())
+        );
     }
 }

@@ -64,7 +64,6 @@ impl RecvUntil {
             .tcp(&step.actor)?
             .recv_through(delim.as_bytes(), &what, deadline)
             .await?;
-        let text = String::from_utf8_lossy(&got[..got.len() - delim.len()]).into_owned();
-        check_optional(cx, &self.pattern, text)
+        check_optional(cx, &self.pattern, &got[..got.len() - delim.len()])
     }
 }

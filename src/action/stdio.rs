@@ -145,7 +145,7 @@ impl StdoutLine {
                 line.as_bytes(),
             )));
         }
-        Ok(Some(line))
+        Ok(Some(line.into_bytes()))
     }
 }
 
@@ -160,6 +160,6 @@ impl StdoutMatch {
         let re = cx.regex(&self.0)?;
         let timeout = cx.timeout(step);
         let line = cx.stdout_line(&step.actor, timeout).await?;
-        matched(&re, &line).map(Some)
+        matched(&re, line.as_bytes()).map(Some)
     }
 }

@@ -85,8 +85,8 @@ pub struct Session<'s, 'a> {
     pub(super) first_port: Option<u16>,
 }
 
-/// What an action did, for the transcript, and what a receive captured.
-pub type StepOutput = Result<Option<String>, Failure>;
+/// What an action did: nothing, or the bytes a receive read (what `capture` stores).
+pub type StepOutput = Result<Option<Vec<u8>>, Failure>;
 
 impl<'s, 'a> Session<'s, 'a> {
     pub(crate) fn new(
@@ -129,11 +129,10 @@ impl<'s, 'a> Session<'s, 'a> {
                 1 => detail.push_str(" (resent once)"),
                 n => detail.push_str(&format!(" (resent {n} times)")),
             }
-            let outcome = match result {
-                Ok(captured) => {
-                    if let (Some(name), Some(value)) = (&step.capture, captured) {
-                        self.vars.insert(name.clone(), value.into());
-                    }
+            let mut captured = None;
+            let outcome = match result.and_then(|read| self.capture(step, read)) {
+                Ok(c) => {
+                    captured = c;
                     Outcome::Ok
                 }
                 Err(f) => Outcome::Failed(f),
@@ -145,6 +144,12 @@ impl<'s, 'a> Session<'s, 'a> {
                 detail,
                 outcome: outcome.clone(),
             });
+            if let Some((name, value)) = captured {
+                self.transcript.note(format!(
+                    "captured {name} = {}",
+                    show_bytes(value.as_bytes())
+                ));
+            }
             if let Some(Actor::Udp(u)) = self.actors.get_mut(&step.actor) {
                 for d in u.take_decisions() {
                     self.transcript.push(d.to_entry());
@@ -162,6 +167,21 @@ impl<'s, 'a> Session<'s, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// Stores what a step read under its `capture` name, decoded as `capture_as` says;
+    /// the name and value, for the transcript.
+    fn capture(
+        &mut self,
+        step: &Step,
+        read: Option<Vec<u8>>,
+    ) -> Result<Option<(String, Arc<str>)>, Failure> {
+        let (Some(name), Some(bytes)) = (&step.capture, read) else {
+            return Ok(None);
+        };
+        let value: Arc<str> = step.capture_as.decode(&bytes).map_err(Failure::msg)?.into();
+        self.vars.insert(name.clone(), Arc::clone(&value));
+        Ok(Some((name.clone(), value)))
     }
 
     /// Closes every socket and ends every process of this session.
@@ -248,12 +268,12 @@ impl<'s, 'a> Session<'s, 'a> {
         }
     }
 
-    pub(crate) fn regex(&self, p: &Pattern) -> Result<regex::Regex, Failure> {
+    pub(crate) fn regex(&self, p: &Pattern) -> Result<regex::bytes::Regex, Failure> {
         if let Some(r) = &p.compiled {
             return Ok(r.clone());
         }
         let text = self.render(&p.template)?;
-        regex::Regex::new(&text)
+        crate::scenario::values::compile_regex(&text)
             .map_err(|e| Failure::msg(format!("the regex /{text}/ is invalid: {e}")))
     }
 

@@ -146,6 +146,8 @@ pub struct Step {
     pub timeout: Option<Duration>,
     /// `capture`: store what was read under this name.
     pub capture: Option<String>,
+    /// `capture_as`: how the captured bytes become the variable's value.
+    pub capture_as: CaptureAs,
     /// `resend`: on a UDP receive, send the last datagram again when the wait runs
     /// out, up to this many times (stop-and-wait retransmission).
     pub resend: Option<u32>,
@@ -155,6 +157,62 @@ impl Step {
     /// The action's word as written (`recv_line`, `send_hex`, …).
     pub fn action_word(&self) -> &'static str {
         self.action.word()
+    }
+}
+
+/// How a capture stores the bytes it read (`capture_as`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaptureAs {
+    /// As text (bytes that are not UTF-8 become U+FFFD).
+    #[default]
+    Text,
+    /// As lowercase hex digits, two per byte.
+    Hex,
+    /// The number one byte holds.
+    U8,
+    /// The number two bytes hold, most significant first (network byte order).
+    U16be,
+    /// The number four bytes hold, most significant first.
+    U32be,
+}
+
+impl CaptureAs {
+    /// The words of `capture_as`, in order.
+    pub const WORDS: &'static [&'static str] = &["text", "hex", "u8", "u16be", "u32be"];
+
+    /// The value for `capture_as = word`.
+    pub fn from_word(word: &str) -> CaptureAs {
+        match word {
+            "hex" => CaptureAs::Hex,
+            "u8" => CaptureAs::U8,
+            "u16be" => CaptureAs::U16be,
+            "u32be" => CaptureAs::U32be,
+            _ => CaptureAs::Text,
+        }
+    }
+
+    /// The variable's value for the bytes a step read; an integer decoding needs
+    /// exactly its width of bytes.
+    pub fn decode(self, bytes: &[u8]) -> Result<String, String> {
+        let width = match self {
+            CaptureAs::Text => return Ok(String::from_utf8_lossy(bytes).into_owned()),
+            CaptureAs::Hex => return Ok(hex::encode(bytes)),
+            CaptureAs::U8 => 1,
+            CaptureAs::U16be => 2,
+            CaptureAs::U32be => 4,
+        };
+        if bytes.len() != width {
+            return Err(format!(
+                "`capture_as = \"{}\"` reads a number from {width} byte{}, and the step read {}",
+                CaptureAs::WORDS[self as usize],
+                if width == 1 { "" } else { "s" },
+                bytes.len()
+            ));
+        }
+        Ok(bytes
+            .iter()
+            .fold(0u64, |n, &b| n << 8 | u64::from(b))
+            .to_string())
     }
 }
 
@@ -173,7 +231,7 @@ pub struct Pattern {
     /// The pattern text, with its placeholders.
     pub template: Template,
     /// The compiled regex, when the pattern has no placeholder.
-    pub compiled: Option<regex::Regex>,
+    pub compiled: Option<regex::bytes::Regex>,
 }
 
 pub use crate::action::Action;

@@ -192,6 +192,9 @@ fn value_schema(t: ValueType, about: &str, steps: &Schema) -> serde_json::Value 
         }
         ValueType::Integer => json_schema!({ "type": "integer" }),
         ValueType::Positive => json_schema!({ "type": "integer", "minimum": 1 }),
+        ValueType::Count => json_schema!({
+            "anyOf": [ { "type": "integer", "minimum": 1 }, { "type": "string", "pattern": "^\\{\\{.+\\}\\}$" } ]
+        }),
         ValueType::Positives => {
             json_schema!({ "type": "array", "items": { "type": "integer", "minimum": 1 } })
         }

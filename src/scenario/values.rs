@@ -55,7 +55,19 @@ pub fn template(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Te
 
 /// Compiled regexes by pattern text: a file often repeats a pattern, and compiling is
 /// most of the cost of checking a file.
-pub type RegexCache = HashMap<String, regex::Regex>;
+pub type RegexCache = HashMap<String, regex::bytes::Regex>;
+
+/// Compiles a scenario regex. It matches BYTES, as they arrived: `\xab` is the byte 0xab,
+/// `.` any byte but `\n`, and `\w`, `\d`, `\s` and `(?i)` are ASCII, as protocols are.
+/// A pattern that asks for Unicode (`\p{L}`) is compiled in Unicode mode instead, where
+/// classes follow Unicode and a non-ASCII character matches its UTF-8 bytes.
+pub fn compile_regex(text: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    use regex::bytes::RegexBuilder;
+    RegexBuilder::new(text)
+        .unicode(false)
+        .build()
+        .or_else(|ascii| RegexBuilder::new(text).build().map_err(|_| ascii))
+}
 
 /// Parses and checks a regex value. With placeholders, checks it with each replaced by
 /// `x` and leaves it uncompiled.
@@ -74,7 +86,7 @@ pub fn pattern(
     };
     let compiled = match cache.get(&probe) {
         Some(re) => Ok(re.clone()),
-        None => regex::Regex::new(&probe).inspect(|re| {
+        None => compile_regex(&probe).inspect(|re| {
             cache.insert(probe.clone(), re.clone());
         }),
     };
@@ -128,20 +140,37 @@ fn regex_error(e: &regex::Error, pattern: &str) -> (String, Option<usize>) {
 
 /// Decodes a hex string (whitespace ignored); a bad character points at itself.
 pub fn hex(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Vec<u8>, Problem> {
-    let mut digits = String::with_capacity(text.len());
+    hex_pattern(src, key, v, text, false).map(|(bytes, _)| bytes)
+}
+
+/// Decodes a hex string where `??` (with `wildcards`) stands for any byte: the bytes
+/// (0 for a wildcard) and, per byte, whether it is a wildcard (empty when none is).
+pub fn hex_pattern(
+    src: &str,
+    key: &str,
+    v: &RawValue<'_>,
+    text: &str,
+    wildcards: bool,
+) -> Result<(Vec<u8>, Vec<bool>), Problem> {
+    let mut digits: Vec<(usize, char)> = Vec::with_capacity(text.len());
     for (i, c) in text.char_indices() {
         if c.is_whitespace() {
             continue;
         }
-        if !c.is_ascii_hexdigit() {
+        if !(c.is_ascii_hexdigit() || (wildcards && c == '?')) {
+            let help = if c == '?' {
+                "`??` (any byte) is for checking what arrives (`recv_hex`); what is sent is exact"
+            } else {
+                "write bytes as pairs of hex digits, spaces allowed: \"de ad be ef\"; for text use `send`/`recv`"
+            };
             return Err(Problem::new(
                 string_span(src, v, i, c.len_utf8()),
                 format!("`{key}` takes hex digits, and {c:?} is not one"),
                 "not a hex digit",
             )
-            .help("write bytes as pairs of hex digits, spaces allowed: \"de ad be ef\"; for text use `send`/`recv`"));
+            .help(help));
         }
-        digits.push(c);
+        digits.push((i, c));
     }
     if digits.len() % 2 == 1 {
         return Err(Problem::new(
@@ -154,13 +183,34 @@ pub fn hex(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Vec<u8>
         )
         .help("write every byte with two digits: `0a`, not `a`"));
     }
-    hex::decode(&digits).map_err(|e| {
-        Problem::new(
-            range_span(v.span()),
-            format!("`{key}` is not valid hex: {e}"),
-            "bad hex",
-        )
-    })
+    let mut bytes = Vec::with_capacity(digits.len() / 2);
+    let mut any = Vec::new();
+    for pair in digits.chunks(2) {
+        let [(i, hi), (_, lo)] = [pair[0], pair[1]];
+        match (hi, lo) {
+            ('?', '?') => {
+                any.resize(bytes.len(), false);
+                any.push(true);
+                bytes.push(0);
+            }
+            ('?', _) | (_, '?') => {
+                return Err(Problem::new(
+                    string_span(src, v, i, 2),
+                    format!("`{key}`: `{hi}{lo}` mixes a hex digit and `?`"),
+                    "half a wildcard",
+                )
+                .help("`??` stands for a whole byte; a byte is either two hex digits or `??`"));
+            }
+            _ => {
+                let byte = (hi.to_digit(16).unwrap_or(0) << 4 | lo.to_digit(16).unwrap_or(0)) as u8;
+                bytes.push(byte);
+                if !any.is_empty() {
+                    any.push(false);
+                }
+            }
+        }
+    }
+    Ok((bytes, any))
 }
 
 /// Checks `host:port` (a name or an IP; port 1–65535).

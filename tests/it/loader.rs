@@ -16,7 +16,7 @@ use netdrill::action::exit::Exit;
 use netdrill::action::listen::Accept;
 use netdrill::action::parallel::Parallel;
 use netdrill::action::recv::Recv;
-use netdrill::action::recv_bytes::RecvBytes;
+use netdrill::action::recv_bytes::{Count, RecvBytes};
 use netdrill::action::recv_match::RecvMatch;
 use netdrill::action::recv_until::RecvUntil;
 use netdrill::action::reply::Reply;
@@ -331,7 +331,7 @@ fn tcp_scenario_model() {
     match &s.steps[8].action {
         Action::RecvMatch(RecvMatch { pattern, .. }) => {
             let re = pattern.compiled.as_ref().expect("compiled");
-            assert!(re.is_match("TOKEN 42"));
+            assert!(re.is_match(b"TOKEN 42"));
         }
         other => panic!("{other:?}"),
     }
@@ -346,7 +346,7 @@ fn tcp_scenario_model() {
     assert!(matches!(
         &s.steps[11].action,
         Action::RecvBytes(RecvBytes {
-            count: 4,
+            count: Count::Fixed(4),
             pattern: Some(_)
         })
     ));
@@ -552,7 +552,7 @@ fn check_command_reports_and_exits() {
     assert_eq!(ok.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout),
-        "checked 4 scenario files: all valid\n"
+        "checked 5 scenario files: all valid\n"
     );
 
     let bad = netdrill(&[
@@ -567,7 +567,7 @@ fn check_command_reports_and_exits() {
         "{err}"
     );
     assert!(
-        err.ends_with("checked 5 scenario files: 1 invalid (9 problems)\n"),
+        err.ends_with("checked 6 scenario files: 1 invalid (9 problems)\n"),
         "{err}"
     );
 

@@ -9,7 +9,7 @@ use std::io;
 
 use tokio::time::Instant;
 
-use super::scan::{first_difference, strip_eol};
+use super::scan::{fill_wildcards, first_difference, strip_eol};
 use super::{Read, STEP_CAP, TcpActor, is_reset};
 use crate::transcript::{EVIDENCE_LIMIT, Evidence, EvidenceKind, Failure, show_bytes, show_hex};
 
@@ -50,6 +50,7 @@ impl TcpActor {
     pub(super) async fn exact_mismatch(
         &mut self,
         expected: &[u8],
+        any: &[bool],
         at: usize,
         kind: EvidenceKind,
         deadline: Instant,
@@ -65,8 +66,8 @@ impl TcpActor {
         } else {
             show_bytes
         };
-        let evidence =
-            Evidence::compare(kind, expected, arrived).cut(if kind == EvidenceKind::Hex {
+        let evidence = Evidence::compare(kind, &fill_wildcards(expected, any, arrived), arrived)
+            .cut(if kind == EvidenceKind::Hex {
                 "through the first wrong byte"
             } else {
                 "through the line that differs"

@@ -242,11 +242,12 @@ impl TcpActor {
         Ok(())
     }
 
-    /// The next bytes must be exactly `expected`; with `hex`, expected and actual are
-    /// shown as hex bytes.
+    /// The next bytes must be exactly `expected` (any byte where `any` is true: a `??`
+    /// of `recv_hex`); with `hex`, expected and actual are shown as hex bytes.
     pub async fn recv_exact(
         &mut self,
         expected: &[u8],
+        any: &[bool],
         hex: bool,
         deadline: Instant,
     ) -> Result<Vec<u8>, Failure> {
@@ -258,8 +259,8 @@ impl TcpActor {
         };
         loop {
             let n = self.buf.len().min(expected.len());
-            if let Some(at) = first_difference(&self.buf[..n], &expected[..n]) {
-                return Err(self.exact_mismatch(expected, at, kind, deadline).await);
+            if let Some(at) = scan::masked_difference(&self.buf[..n], &expected[..n], any) {
+                return Err(self.exact_mismatch(expected, any, at, kind, deadline).await);
             }
             if self.buf.len() >= expected.len() {
                 return Ok(self.take(expected.len()));
@@ -510,9 +511,9 @@ mod scan;
 
 pub use failure::bytes_word;
 use failure::{other_end, over_budget_message, write_failure};
-pub use scan::find;
+use scan::line_prefix_ok;
 pub(crate) use scan::strip_eol;
-use scan::{first_difference, line_prefix_ok};
+pub use scan::{fill_wildcards, find, masked_difference};
 
 #[cfg(test)]
 mod tests;

@@ -29,3 +29,24 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     }
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// Position of the first byte of `got` that differs from `want`, where `any[i]` (when
+/// given) lets byte `i` be anything.
+pub fn masked_difference(got: &[u8], want: &[u8], any: &[bool]) -> Option<usize> {
+    got.iter()
+        .zip(want)
+        .enumerate()
+        .position(|(i, (g, w))| g != w && !any.get(i).copied().unwrap_or(false))
+}
+
+/// `want` with each wildcard byte taken from `got`: what a report compares, so that a
+/// `??` never shows as a difference.
+pub fn fill_wildcards(want: &[u8], any: &[bool], got: &[u8]) -> Vec<u8> {
+    want.iter()
+        .enumerate()
+        .map(|(i, &w)| match (any.get(i), got.get(i)) {
+            (Some(true), Some(&g)) => g,
+            _ => w,
+        })
+        .collect()
+}

@@ -235,6 +235,7 @@ impl<'a> Checker<'a> {
             (d.parse)(&mut cx).map_err(|p| self.push(p)).ok()
         };
         let (timeout, capture, resend) = self.common_modifiers(&mods);
+        let capture_as = self.capture_as(&mods, capture.is_some());
 
         // What this step makes known to later steps.
         if let Some(c) = &capture {
@@ -251,8 +252,30 @@ impl<'a> Checker<'a> {
             action: action?,
             timeout,
             capture,
+            capture_as,
             resend,
         })
+    }
+
+    /// `capture_as`, which needs a `capture` beside it.
+    fn capture_as(&mut self, mods: &BTreeMap<&str, Entry>, captures: bool) -> CaptureAs {
+        let Some(m) = mods.get("capture_as") else {
+            return CaptureAs::Text;
+        };
+        match values::one_of_words("capture_as", m.value, CaptureAs::WORDS) {
+            Ok(word) if captures || mods.contains_key("capture") => CaptureAs::from_word(word),
+            Ok(_) => {
+                self.push(
+                    Problem::new(m.key, "`capture_as` without `capture`", "nothing captured")
+                        .help("name the variable: `capture = \"len\", capture_as = \"u16be\"`"),
+                );
+                CaptureAs::Text
+            }
+            Err(p) => {
+                self.push(p);
+                CaptureAs::Text
+            }
+        }
     }
 
     /// Every modifier of the step must fit its action and its actor's kind.
