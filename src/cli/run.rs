@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Use the program already running at HOST:PORT as the target.
     #[arg(long, value_name = "HOST:PORT")]
     pub target_addr: Option<String>,
+    /// Start the target on this fixed port (`{{port}}`), for a program that hard-codes
+    /// it; replaces `[target] port`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "target_addr")]
+    pub target_port: Option<u16>,
     /// How many scenarios run at once.
     #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
@@ -155,6 +159,7 @@ async fn run_all(args: &RunArgs, files: Vec<PathBuf>, pool: &RunPool) -> Vec<Sce
         },
         timeout: args.timeout,
         seed: args.seed,
+        port: args.target_port,
         cwd: None,
     };
     let color = args.format == Format::Human

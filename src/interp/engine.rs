@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// `--seed`: replaces the link's seed.
     pub seed: Option<u64>,
+    /// `--target-port`: the fixed port of a server target, replacing `[target] port`.
+    pub port: Option<u16>,
     /// Where target and process commands run (default: the current directory).
     pub cwd: Option<PathBuf>,
 }
@@ -60,6 +62,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         .clone()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
+    let dir = scenario_dir(scenario);
     let source = match &opts.target {
         // A scenario of scripted actors only (no [target], no step that talks to the
         // target) keeps running without one.
@@ -68,13 +71,21 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         Some(TargetOverride::Address(a)) => TargetSource::Address(a.clone()),
         None => scenario.target.source.clone(),
     };
+    // `{{scenario.dir}}` in a command is known before the target starts.
+    let source = match source {
+        TargetSource::Command(c) => {
+            TargetSource::Command(super::target::substitute(&c, &[("scenario.dir", &dir)]))
+        }
+        other => other,
+    };
     // The seed matters (and is reported) only where the link draws random decisions.
     let link_seed = opts.seed.or(scenario.link.seed).unwrap_or(0);
     let seed = (scenario.link.to_target.impairs_datagrams()
         || scenario.link.from_target.impairs_datagrams())
     .then_some(link_seed);
 
-    let mut target = match start_target(scenario, &source, &cwd, default_timeout).await {
+    let port = opts.port.or(scenario.target.port);
+    let mut target = match start_target(scenario, &source, port, &cwd, default_timeout).await {
         Ok(t) => t,
         Err(failure) => return target_failed(scenario, failure, started, seed),
     };
@@ -94,7 +105,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         renders: std::sync::Mutex::new(HashMap::new()),
         shown: std::sync::Mutex::new(HashMap::new()),
     };
-    let vars = initial_vars(scenario, shared.target_addr);
+    let mut vars = initial_vars(scenario, shared.target_addr);
+    vars.insert("scenario.dir".into(), dir.as_str().into());
 
     let mut failure = None;
     let mut transcript = {
@@ -176,6 +188,20 @@ fn target_failed(
     }
 }
 
+/// `{{scenario.dir}}`: the absolute directory of the scenario file (the current
+/// directory for a scenario that has no file), so helper files can sit beside it.
+fn scenario_dir(scenario: &Scenario) -> String {
+    let parent = scenario
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::canonicalize(parent)
+        .unwrap_or_else(|_| parent.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// The values every step starts with: `[vars]`, and where the target is.
 fn initial_vars(
     scenario: &Scenario,
@@ -211,6 +237,7 @@ fn record_link(link: &Link, transcript: &mut Transcript) {
 async fn start_target(
     scenario: &Scenario,
     source: &TargetSource,
+    port: Option<u16>,
     cwd: &std::path::Path,
     timeout: Duration,
 ) -> Result<Option<RunningTarget>, Failure> {
@@ -219,14 +246,14 @@ async fn start_target(
         TargetSource::None => return Ok(None),
         TargetSource::Command(_) if spec.role == Role::Client => return Ok(None),
         TargetSource::Builtin(name) => {
-            RunningTarget::start_builtin(name, spec.protocol, spec.port).await
+            RunningTarget::start_builtin(name, spec.protocol, port).await
         }
         TargetSource::Command(cmd) => {
             RunningTarget::start_command(
                 cmd,
                 cwd,
                 spec.protocol,
-                spec.port,
+                port,
                 timeout.max(MIN_READY_TIMEOUT),
             )
             .await
@@ -237,7 +264,7 @@ async fn start_target(
         let mut message = e.to_string();
         // An ephemeral port changes from run to run; keep it out of the transcript.
         if let TargetError::NeverReady { addr, .. } = &e
-            && spec.port.is_none()
+            && port.is_none()
         {
             message = message.replace(&addr.to_string(), &format!("{}:[PORT]", addr.ip()));
         }

@@ -407,3 +407,53 @@ fn serve_lists_the_builtins() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+#[test]
+fn target_port_starts_the_target_on_that_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = write(
+        dir.path(),
+        "fixed.toml",
+        &format!(
+            "timeout = \"2s\"\nsteps = [\n  {{ connect = \"127.0.0.1:{port}\" }},\n  {{ send = \"hi\\n\" }},\n  {{ recv_line = \"HI\" }},\n]\n[target]\nbuiltin = \"uppercase\"\n"
+        ),
+    );
+    let out = output(
+        netdrill()
+            .args(["run", "--target-port", &port.to_string()])
+            .arg(&file),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Without it the target takes an ephemeral port, and nothing listens on `port`.
+    let out = output(netdrill().arg("run").arg(&file));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn scenario_dir_finds_a_helper_beside_the_file_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "helper.py", "print('helper here')\n");
+    let file = write(
+        dir.path(),
+        "uses-helper.toml",
+        "timeout = \"5s\"\nsteps = [\n  { p.spawn = \"python3 {{scenario.dir}}/helper.py\" },\n  { p.stdout_line = \"helper here\" },\n  { p.exit = 0 },\n]\n",
+    );
+    let out = output(netdrill().arg("run").arg("-v").arg(&file).current_dir("/"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // The transcript shows the command as written: no absolute path in it.
+    assert!(
+        text.contains("p spawn \"python3 {{scenario.dir}}/helper.py\""),
+        "{text}"
+    );
+}

@@ -36,6 +36,7 @@ fn prepared(test: &RubricTest, dir: &Path) -> (crate::scenario::Scenario, RunOpt
         target: target.command.clone().map(TargetOverride::Command),
         timeout: None,
         seed: None,
+        port: None,
         cwd: Some(dir.to_path_buf()),
     };
     (scenario, opts)

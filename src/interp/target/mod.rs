@@ -303,12 +303,20 @@ impl RunningTarget {
 /// Replaces `{{port}}` and `{{target.port}}` (spaces inside the braces allowed) in a
 /// command; everything else, other placeholders included, is kept as written.
 pub fn substitute_port(command: &str, port: u16) -> String {
+    let port = port.to_string();
+    substitute(command, &[("port", &port), ("target.port", &port)])
+}
+
+/// Replaces each `{{name}}` of `values` (spaces inside the braces allowed) in a command;
+/// everything else, other placeholders included, is kept as written.
+pub fn substitute(command: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(command.len());
     let mut done = 0;
     for b in crate::scenario::template::scan_braces(command).map_while(Result::ok) {
-        if matches!(command[b.inner.clone()].trim(), "port" | "target.port") {
+        let name = command[b.inner.clone()].trim();
+        if let Some((_, value)) = values.iter().find(|(n, _)| *n == name) {
             out.push_str(&command[done..b.open]);
-            out.push_str(&port.to_string());
+            out.push_str(value);
             done = b.end;
         }
     }

@@ -31,7 +31,7 @@ use actors::{ActorState, Doer};
 pub use cx::StepCx;
 
 /// Variables every scenario knows.
-pub const BUILTIN_VARS: &[&str] = &["target.host", "target.port", "port"];
+pub const BUILTIN_VARS: &[&str] = &["target.host", "target.port", "port", "scenario.dir"];
 
 /// Scenario-wide facts the steps are checked against.
 pub struct Env<'a> {

@@ -176,7 +176,9 @@ fn command(
     match values::template(src, "command", val, s) {
         Ok(tpl) => {
             for ph in values::placeholders(s) {
-                if ph.name != "port" && !vars.contains_key(&ph.name) {
+                if !matches!(ph.name.as_str(), "port" | "scenario.dir")
+                    && !vars.contains_key(&ph.name)
+                {
                     problems.push(
                         Problem::new(
                             raw::string_span(src, val, ph.at, ph.len),
@@ -186,7 +188,7 @@ fn command(
                             ),
                             "unknown variable",
                         )
-                        .help("the command can use `{{port}}` (the port handed to it) and [vars]"),
+                        .help("the command can use `{{port}}` (the port handed to it), `{{scenario.dir}}` (the scenario file's directory) and [vars]"),
                     );
                 }
             }
