@@ -1,7 +1,7 @@
 /*!
 The `netdrill` command line: `run`, `check`, `serve`, `schema`, `grade`.
 
-Exit status (contract §3): 0 all passed; 1 a scenario failed; 2 invalid input.
+Exit status: 0 all passed; 1 a scenario failed; 2 invalid input.
 */
 
 use std::path::PathBuf;

@@ -29,7 +29,7 @@ use crate::transcript::{Failure, Transcript};
 pub enum Format {
     /// A line per scenario, failures explained (default).
     Human,
-    /// The JSON report (contract §4).
+    /// The JSON report (docs/scenarios.md, "Reports for machines").
     Json,
     /// JUnit XML.
     Junit,

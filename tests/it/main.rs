@@ -3,6 +3,7 @@ netdrill's integration tests: one test binary, one module per area.
 */
 
 mod cli;
+mod docs;
 mod engine;
 mod failures;
 mod grade;
