@@ -223,6 +223,9 @@ fn initial_vars(
 /// Stops the link and appends its decisions to the transcript.
 fn record_link(link: &Link, transcript: &mut Transcript) {
     link.shutdown();
+    for warning in link.unmatched_rules() {
+        transcript.note(warning);
+    }
     for d in link.decisions() {
         transcript.push(Entry::Link {
             direction: d.direction.to_string(),

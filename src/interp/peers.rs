@@ -135,6 +135,9 @@ impl Session<'_, '_> {
             .map_err(|e| Failure::msg(format!("could not bind {addr}: {e}")))?;
         let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
         self.note_port(name, port);
+        if let (Some(link), Ok(local)) = (&self.shared.link, sock.local_addr()) {
+            link.note_scripted(local);
+        }
         if let (Some(link), Some(target)) = (&self.shared.link, self.shared.target_addr)
             && let Some(dl) = link.datagram(&format!("{}{name}", self.flow_prefix), target)
         {

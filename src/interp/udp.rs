@@ -61,12 +61,13 @@ impl UdpActor {
         self.sock.local_addr()
     }
 
-    /// Sends one datagram to `to` (through the link when `to` is the target).
+    /// Sends one datagram to `to` (through the link when `to` is on the target's side:
+    /// the target, or any address that is no scripted actor's).
     pub async fn send_to(&mut self, data: &[u8], to: SocketAddr) -> Result<(), Failure> {
         self.last_sent = Some((data.to_vec(), to));
-        if let Some(link) = self.link.as_mut().filter(|l| l.target() == to) {
+        if let Some(link) = self.link.as_mut().filter(|l| l.is_target_side(to)) {
             return link
-                .send(&self.sock, data)
+                .send(&self.sock, data, to)
                 .await
                 .map_err(|e| Failure::msg(format!("could not send the datagram: {e}")));
         }

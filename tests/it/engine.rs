@@ -473,3 +473,38 @@ fn a_long_line_of_another_length_says_both_lengths() {
         "{failure:?}"
     );
 }
+
+/// A `drop` entry that no datagram reached is said in the transcript, not ignored.
+#[test]
+fn a_link_rule_that_never_matched_is_reported() {
+    let sc = scenario(
+        r#"timeout = "1s"
+steps = [
+  { send = "one" },
+  { recv = "one" },
+]
+[target]
+builtin = "echo"
+protocol = "udp"
+[link.to_target]
+drop = [1, 5]
+[link.from_target]
+drop = [9]
+"#,
+    );
+    let r = run(&sc, &RunOptions::default());
+    let text = r.transcript.render();
+    assert!(
+        text.contains("warning: [link.to_target] drop = 5 never matched"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("drop = 1 never matched"),
+        "the first datagram was dropped: {text}"
+    );
+    // from_target saw nothing at all (the request was lost), so #9 never came.
+    assert!(
+        text.contains("warning: [link.from_target] drop = 9 never matched"),
+        "{text}"
+    );
+}

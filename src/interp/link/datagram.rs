@@ -40,16 +40,17 @@ struct Queued {
     from: SocketAddr,
 }
 
-/// Datagrams to the target held back. `generation` changes whenever they are released,
-/// so a release timer started for an earlier batch never releases a later one early.
+/// Datagrams to the target held back, with where each goes. `generation` changes
+/// whenever they are released, so a release timer started for an earlier batch never
+/// releases a later one early.
 #[derive(Debug, Default)]
 struct Held {
     generation: u64,
-    data: Vec<Vec<u8>>,
+    data: Vec<(Vec<u8>, SocketAddr)>,
 }
 
 impl Held {
-    fn release(&mut self) -> Vec<Vec<u8>> {
+    fn release(&mut self) -> Vec<(Vec<u8>, SocketAddr)> {
         self.generation += 1;
         std::mem::take(&mut self.data)
     }
@@ -90,6 +91,8 @@ pub struct DatagramLink {
     order: u64,
     decisions: Vec<Decision>,
     tasks: Vec<AbortHandle>,
+    /// The scripted actors' addresses and how far flows went (see [`super::Watch`]).
+    watch: Arc<Mutex<super::Watch>>,
 }
 
 impl DatagramLink {
@@ -120,7 +123,21 @@ impl DatagramLink {
             order: 0,
             decisions: Vec::new(),
             tasks: Vec::new(),
+            watch: Arc::default(),
         }
+    }
+
+    /// The same link, sharing the run's [`super::Watch`].
+    pub fn with_watch(mut self, watch: Arc<Mutex<super::Watch>>) -> DatagramLink {
+        self.watch = watch;
+        self
+    }
+
+    /// True when `addr` is the target's side: the target's own address, or any address
+    /// that is no scripted actor's (a port the target answers from).
+    pub fn is_target_side(&self, addr: SocketAddr) -> bool {
+        let addr = super::normal(addr);
+        addr == super::normal(self.target) || !lock(&self.watch).is_scripted(addr)
     }
 
     /// The target this link stands in front of.
@@ -153,14 +170,20 @@ impl DatagramLink {
         });
     }
 
-    /// Sends `data` to the target through the link.
-    pub async fn send(&mut self, sock: &Arc<UdpSocket>, data: &[u8]) -> io::Result<()> {
+    /// Sends `data` to `to`, an address on the target's side, through the link.
+    pub async fn send(
+        &mut self,
+        sock: &Arc<UdpSocket>,
+        data: &[u8],
+        to: SocketAddr,
+    ) -> io::Result<()> {
         let Some(decider) = self.to.decider.as_mut() else {
-            sock.send_to(data, self.target).await?;
+            sock.send_to(data, to).await?;
             return Ok(());
         };
         self.to.seq += 1;
         let seq = self.to.seq;
+        lock(&self.watch).saw(Direction::ToTarget, seq);
         let verdict = decider.decide(seq);
         self.record(Direction::ToTarget, seq, verdict.describe());
         if verdict.drop {
@@ -170,14 +193,13 @@ impl DatagramLink {
             let first = {
                 let mut held = lock(&self.held_out);
                 if held.data.len() < QUEUE_CAP {
-                    held.data.push(data.to_vec());
+                    held.data.push((data.to_vec(), to));
                 }
                 (held.data.len() == 1).then_some(held.generation)
             };
             if let Some(generation) = first {
                 // Released by the next datagram, or after HOLD_RELEASE.
-                let (sock, held, target) =
-                    (Arc::clone(sock), Arc::clone(&self.held_out), self.target);
+                let (sock, held) = (Arc::clone(sock), Arc::clone(&self.held_out));
                 self.spawn(async move {
                     sleep(HOLD_RELEASE).await;
                     let pending = {
@@ -187,8 +209,8 @@ impl DatagramLink {
                         }
                         held.release()
                     };
-                    for d in pending {
-                        let _ = sock.send_to(&d, target).await;
+                    for (d, to) in pending {
+                        let _ = sock.send_to(&d, to).await;
                     }
                 });
             }
@@ -198,22 +220,21 @@ impl DatagramLink {
         let released = lock(&self.held_out).release();
         if verdict.delay.is_zero() {
             for _ in 0..copies {
-                sock.send_to(data, self.target).await?;
+                sock.send_to(data, to).await?;
             }
-            for d in released {
-                sock.send_to(&d, self.target).await?;
+            for (d, at) in released {
+                sock.send_to(&d, at).await?;
             }
             return Ok(());
         }
-        let (sock, target, data, delay) =
-            (Arc::clone(sock), self.target, data.to_vec(), verdict.delay);
+        let (sock, data, delay) = (Arc::clone(sock), data.to_vec(), verdict.delay);
         self.spawn(async move {
             sleep(delay).await;
             for _ in 0..copies {
-                let _ = sock.send_to(&data, target).await;
+                let _ = sock.send_to(&data, to).await;
             }
-            for d in released {
-                let _ = sock.send_to(&d, target).await;
+            for (d, at) in released {
+                let _ = sock.send_to(&d, at).await;
             }
         });
         Ok(())
@@ -275,11 +296,13 @@ impl DatagramLink {
                 Ok(got) => got?,
             };
             let data = buf[..n].to_vec();
-            let Some(decider) = self.from.decider.as_mut().filter(|_| from == self.target) else {
+            let target_side = self.is_target_side(from);
+            let Some(decider) = self.from.decider.as_mut().filter(|_| target_side) else {
                 return Ok(Some((data, from)));
             };
             self.from.seq += 1;
             let seq = self.from.seq;
+            lock(&self.watch).saw(Direction::FromTarget, seq);
             let verdict = decider.decide(seq);
             self.record(Direction::FromTarget, seq, verdict.describe());
             if verdict.drop {

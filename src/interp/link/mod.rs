@@ -107,6 +107,8 @@ pub struct Link {
 /// State shared by the handle and the relay tasks.
 #[derive(Debug, Default)]
 struct Shared {
+    /// Where the scripted actors are, and how far datagram flows went.
+    watch: Arc<Mutex<Watch>>,
     log: Mutex<Vec<Decision>>,
     tasks: Mutex<Vec<AbortHandle>>,
     tcp_connections: Mutex<HashMap<String, u64>>,
@@ -190,8 +192,16 @@ impl Link {
     /// neither direction impairs datagrams.
     pub fn datagram(&self, flow: &str, target: SocketAddr) -> Option<DatagramLink> {
         let (to, from) = (&self.spec.to_target, &self.spec.from_target);
-        (to.impairs_datagrams() || from.impairs_datagrams())
-            .then(|| DatagramLink::new(flow, target, to, from, self.seed))
+        (to.impairs_datagrams() || from.impairs_datagrams()).then(|| {
+            DatagramLink::new(flow, target, to, from, self.seed)
+                .with_watch(Arc::clone(&self.shared.watch))
+        })
+    }
+
+    /// Records the address of a scripted actor's socket: traffic with it is not the
+    /// target's, and the link leaves it alone.
+    pub fn note_scripted(&self, addr: SocketAddr) {
+        lock(&self.shared.watch).scripted.insert(normal(addr));
     }
 
     /// TCP: listens on 127.0.0.1 for one connection of this flow and returns the
@@ -226,6 +236,24 @@ impl Link {
         self.shared.tcp_writes.load(Ordering::Relaxed)
     }
 
+    /// The `drop` entries no datagram flow reached by now, as transcript warnings: a rule
+    /// that never matched is a scenario that does not test what it says.
+    pub fn unmatched_rules(&self) -> Vec<String> {
+        let watch = lock(&self.shared.watch);
+        let mut out = Vec::new();
+        for (direction, spec, seen) in [
+            (Direction::ToTarget, &self.spec.to_target, watch.seen[0]),
+            (Direction::FromTarget, &self.spec.from_target, watch.seen[1]),
+        ] {
+            for &n in spec.drop.iter().filter(|&&n| n > seen) {
+                out.push(format!(
+                    "warning: [link.{direction}] drop = {n} never matched: no flow had a datagram #{n} in that direction ({seen} at most)"
+                ));
+            }
+        }
+        out
+    }
+
     /// Stops every relay task and closes their sockets. Also done on drop.
     pub fn shutdown(&self) {
         let mut tasks = lock(&self.shared.tasks);
@@ -239,5 +267,41 @@ impl Link {
 impl Drop for Link {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// An address as the link compares it: an unspecified IP is loopback, an IPv4-mapped
+/// IPv6 address is IPv4.
+pub(crate) fn normal(a: SocketAddr) -> SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match a.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        ip => ip,
+    };
+    SocketAddr::new(ip, a.port())
+}
+
+/// What the link's datagram flows share: the scripted actors' addresses (a datagram to
+/// or from any other address is the target's traffic: the target may answer from a port
+/// of its own, as a TFTP server does), and the highest datagram number each direction
+/// reached in any flow.
+#[derive(Debug, Default)]
+pub struct Watch {
+    scripted: std::collections::HashSet<SocketAddr>,
+    seen: [u64; 2],
+}
+
+impl Watch {
+    /// True when `addr` (normalised) is a scripted actor's.
+    pub fn is_scripted(&self, addr: SocketAddr) -> bool {
+        self.scripted.contains(&addr)
+    }
+
+    /// A flow reached datagram `seq` in `direction`.
+    pub fn saw(&mut self, direction: Direction, seq: u64) {
+        let i = usize::from(direction == Direction::FromTarget);
+        self.seen[i] = self.seen[i].max(seq);
     }
 }
