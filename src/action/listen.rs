@@ -15,6 +15,9 @@ use crate::scenario::raw::{self, span};
 use crate::scenario::values;
 use crate::transcript::Failure;
 
+/// How often an `accept` looks whether a client target has exited.
+const EXIT_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// `listen`.
 pub const LISTEN: Decl = Decl {
     word: Word {
@@ -128,19 +131,36 @@ impl Accept {
         format!("as {}", self.name)
     }
 
-    /// Waits for the next connection.
+    /// Waits for the next connection. A client target that exits meanwhile fails the
+    /// step at once: it will never connect, and waiting out the timeout would only hide
+    /// why.
     pub async fn exec(&self, cx: &mut Session<'_, '_>, step: &crate::scenario::Step) -> StepOutput {
         let timeout = cx.timeout(step);
-        let accepted = tokio::time::timeout(timeout, cx.listener(&step.actor)?.accept()).await;
-        match accepted {
-            Err(_) => Err(Failure::msg(format!(
-                "no connection arrived within {}",
-                humantime::format_duration(timeout)
-            ))),
-            Ok(Err(e)) => Err(Failure::msg(format!("accept failed: {e}"))),
-            Ok(Ok((stream, _))) => {
-                cx.add_actor(&self.name, Actor::Tcp(TcpActor::new(stream)));
-                Ok(None)
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let tick = deadline.min(tokio::time::Instant::now() + EXIT_CHECK);
+            let accepted = tokio::time::timeout_at(tick, cx.listener(&step.actor)?.accept()).await;
+            match accepted {
+                Ok(Ok((stream, _))) => {
+                    cx.add_actor(&self.name, Actor::Tcp(TcpActor::new(stream)));
+                    return Ok(None);
+                }
+                Ok(Err(e)) => return Err(Failure::msg(format!("accept failed: {e}"))),
+                Err(_) => {}
+            }
+            let before = |how: &str| {
+                format!(
+                    "no connection will arrive: the client (the target) {how} before connecting"
+                )
+            };
+            if let Some(failure) = cx.client_target_exit(before).await {
+                return Err(failure);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Failure::msg(format!(
+                    "no connection arrived within {}",
+                    humantime::format_duration(timeout)
+                )));
             }
         }
     }

@@ -116,7 +116,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
                 Some(Actor::Process(child)) => Some(&mut **child),
                 _ => session.target.as_deref_mut().and_then(|t| t.child_mut()),
             };
-            if let Some(child) = child {
+            if let Some(child) = child
+                && !f.failure.target_explained
+            {
                 explain_exit(child, &mut f.failure).await;
             }
             failure = Some(f);

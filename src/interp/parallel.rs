@@ -85,6 +85,7 @@ impl Session<'_, '_> {
                     expected: inner.failure.expected.clone(),
                     actual: inner.failure.actual.clone(),
                     evidence: inner.failure.evidence.clone(),
+                    target_explained: inner.failure.target_explained,
                 };
                 self.transcript.push(Entry::Step {
                     step: step.number,

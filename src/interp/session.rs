@@ -431,6 +431,24 @@ impl<'s, 'a> Session<'s, 'a> {
         self.actors.remove(name)
     }
 
+    /// How a client target this session spawned (`target.spawn = true`) ended, with the
+    /// end of its stderr, if it has exited.
+    /// `what(how it ended)` is the failure's message, to which the end of its stderr is
+    /// added.
+    pub(crate) async fn client_target_exit(
+        &mut self,
+        what: impl FnOnce(&str) -> String,
+    ) -> Option<Failure> {
+        let Some(Actor::Process(child)) = self.actors.get_mut("target") else {
+            return None;
+        };
+        let how = child.try_exit()?;
+        child.drain_stderr(Duration::from_millis(200)).await;
+        let mut failure = Failure::msg(child.with_stderr_tail(&what(&how.to_string())));
+        failure.target_explained = true;
+        Some(failure)
+    }
+
     /// The listener named `name`.
     pub(crate) fn listener(&self, name: &str) -> Result<&TcpListener, Failure> {
         match self.actors.get(name) {

@@ -41,6 +41,9 @@ pub struct Failure {
     /// transcript.
     #[serde(skip)]
     pub evidence: Option<Box<Evidence>>,
+    /// The message already says how the target ended (nothing to add about it).
+    #[serde(skip)]
+    pub target_explained: bool,
 }
 
 impl Failure {
@@ -51,6 +54,7 @@ impl Failure {
             expected: None,
             actual: None,
             evidence: None,
+            target_explained: false,
         }
     }
 
@@ -65,6 +69,7 @@ impl Failure {
             expected: Some(expected.into()),
             actual: Some(actual.into()),
             evidence: None,
+            target_explained: false,
         }
     }
 

@@ -457,3 +457,46 @@ fn scenario_dir_finds_a_helper_beside_the_file_from_any_directory() {
         "{text}"
     );
 }
+
+#[test]
+fn a_client_target_is_told_a_scripted_listeners_port() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "client.py",
+        "import socket, sys\ns = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\ns.sendall(b'HELLO\\n')\ns.close()\n",
+    );
+    let file = write(
+        dir.path(),
+        "client.toml",
+        "timeout = \"5s\"\nsteps = [\n  { srv.listen = true },\n  { target.spawn = true },\n  { srv.accept = \"conn\" },\n  { conn.recv_line = \"HELLO\" },\n  { target.exit = 0 },\n]\n[target]\ncommand = \"python3 {{scenario.dir}}/client.py {{srv.port}}\"\nrole = \"client\"\n",
+    );
+    let out = output(netdrill().arg("run").arg(&file));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_client_target_that_exits_before_connecting_fails_the_accept_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "gone.toml",
+        "timeout = \"30s\"\nsteps = [\n  { srv.listen = true },\n  { target.spawn = true },\n  { srv.accept = \"conn\" },\n]\n[target]\ncommand = \"python3 -c 'import sys; print(\\\"no server given\\\", file=sys.stderr); sys.exit(3)' {{srv.port}}\"\nrole = \"client\"\n",
+    );
+    let out = output(netdrill().arg("run").arg(&file));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the client (the target) exited with status 3 before connecting"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no server given"),
+        "its stderr explains: {text}"
+    );
+}

@@ -145,6 +145,7 @@ impl TcpActor {
                 expected: None,
                 actual: (!self.buf.is_empty() || !end.is_empty()).then_some(actual),
                 evidence: None,
+                target_explained: false,
             }
         } else {
             Failure::diff(message, expected, actual)

@@ -138,7 +138,8 @@ fn source<'t>(
                 }
             }
             "command" => {
-                if let Some(command) = command(src, s, val, vars, problems) {
+                let client = spec.role == crate::scenario::model::Role::Client;
+                if let Some(command) = command(src, s, val, vars, client, problems) {
                     spec.source = command;
                 }
             }
@@ -159,12 +160,14 @@ fn source<'t>(
 }
 
 /// A `command` source (`s`, the value `val`): not empty, a valid template whose
-/// placeholders are `port` or `[vars]`.
+/// placeholders are `port`, `scenario.dir` or `[vars]`, and for a client target (started
+/// by a step, after its listeners) a scripted listener's `NAME.port` too.
 fn command(
     src: &str,
     s: &str,
     val: &RawValue<'_>,
     vars: &BTreeMap<String, String>,
+    client: bool,
     problems: &mut Vec<Problem>,
 ) -> Option<TargetSource> {
     if s.trim().is_empty() {
@@ -176,8 +179,10 @@ fn command(
     match values::template(src, "command", val, s) {
         Ok(tpl) => {
             for ph in values::placeholders(s) {
+                let listener_port = client && ph.name.ends_with(".port");
                 if !matches!(ph.name.as_str(), "port" | "scenario.dir")
                     && !vars.contains_key(&ph.name)
+                    && !listener_port
                 {
                     problems.push(
                         Problem::new(
