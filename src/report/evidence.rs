@@ -156,6 +156,18 @@ fn pattern(out: &mut String, e: &Evidence) {
     let _ = writeln!(out, "pattern: {}", String::from_utf8_lossy(&e.expected));
     let text = String::from_utf8_lossy(&e.actual);
     let count = format!("({}{})", bytes(e.actual_len), e.end);
+    let binary = e
+        .actual
+        .iter()
+        .any(|&b| !(b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n' | b'\t')));
+    if binary {
+        let _ = writeln!(out, "arrived {count}, in hex:");
+        for (i, row) in e.actual.chunks(16).enumerate() {
+            let hex: Vec<String> = row.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(out, "{:08x}  {}", i * 16, hex.join(" "));
+        }
+        return;
+    }
     if text.lines().count() <= 1 {
         let _ = writeln!(out, "arrived: \"{}\" {count}", escape_bytes(&e.actual));
         return;

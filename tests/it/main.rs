@@ -11,6 +11,7 @@ mod isolate;
 mod link;
 mod loader;
 mod procs;
+mod protocols;
 mod rubric;
 mod shape;
 mod vocab;
