@@ -63,21 +63,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
     let dir = scenario_dir(scenario);
-    let source = match &opts.target {
-        // A scenario of scripted actors only (no [target], no step that talks to the
-        // target) keeps running without one.
-        Some(_) if !uses_target(scenario) => TargetSource::None,
-        Some(TargetOverride::Command(c)) => TargetSource::Command(c.clone()),
-        Some(TargetOverride::Address(a)) => TargetSource::Address(a.clone()),
-        None => scenario.target.source.clone(),
-    };
-    // `{{scenario.dir}}` in a command is known before the target starts.
-    let source = match source {
-        TargetSource::Command(c) => {
-            TargetSource::Command(super::target::substitute(&c, &[("scenario.dir", &dir)]))
-        }
-        other => other,
-    };
+    let source = target_source(scenario, opts, &dir);
     // The seed matters (and is reported) only where the link draws random decisions.
     let link_seed = opts.seed.or(scenario.link.seed).unwrap_or(0);
     let seed = (scenario.link.to_target.impairs_datagrams()
@@ -87,7 +73,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     let port = opts.port.or(scenario.target.port);
     let mut target = match start_target(scenario, &source, port, &cwd, default_timeout).await {
         Ok(t) => t,
-        Err(failure) => return target_failed(scenario, failure, started, seed),
+        Err(mut failure) => {
+            let from_file = !name_cli_target(opts, &source, &mut failure);
+            return target_failed(scenario, failure, from_file, started, seed);
+        }
     };
     let shared = Shared {
         scenario,
@@ -154,13 +143,55 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     }
 }
 
+/// Where this run's target comes from: the command line's override, or the file's
+/// `[target]`; `{{scenario.dir}}` in a command is filled in, since it is known before
+/// the target starts.
+fn target_source(scenario: &Scenario, opts: &RunOptions, dir: &str) -> TargetSource {
+    let source = match &opts.target {
+        // A scenario of scripted actors only (no [target], no step that talks to the
+        // target) keeps running without one.
+        Some(_) if !uses_target(scenario) => TargetSource::None,
+        Some(TargetOverride::Command(c)) => TargetSource::Command(c.clone()),
+        Some(TargetOverride::Address(a)) => TargetSource::Address(a.clone()),
+        None => scenario.target.source.clone(),
+    };
+    match source {
+        TargetSource::Command(c) => {
+            TargetSource::Command(super::target::substitute(&c, &[("scenario.dir", dir)]))
+        }
+        other => other,
+    }
+}
+
+/// A target from the command line is not the file's `[target]`: its start-up failure
+/// names the command (or address) that was used. True when it came from the CLI.
+fn name_cli_target(opts: &RunOptions, source: &TargetSource, failure: &mut Failure) -> bool {
+    let what = match (&opts.target, source) {
+        (Some(TargetOverride::Command(c)), TargetSource::Command(_)) => {
+            format!("the command given with --target-cmd, `{c}`")
+        }
+        (Some(TargetOverride::Address(a)), TargetSource::Address(_)) => {
+            format!("the address given with --target-addr, {a}")
+        }
+        _ => return false,
+    };
+    let (first, rest) = match failure.message.split_once('\n') {
+        Some((first, rest)) => (first.to_string(), format!("\n{rest}")),
+        None => (failure.message.clone(), String::new()),
+    };
+    failure.message = format!("{first} ({what}){rest}");
+    true
+}
+
 /// The result of a run whose target could not be started.
 fn target_failed(
     scenario: &Scenario,
     failure: Failure,
+    from_file: bool,
     started: Instant,
     seed: Option<u64>,
 ) -> RunResult {
+    let span = scenario.target.span.filter(|_| from_file);
     let mut transcript = Transcript::new();
     transcript.push(Entry::Step {
         step: 0,
@@ -174,12 +205,8 @@ fn target_failed(
         transcript,
         failure: Some(StepFailure {
             step: 0,
-            line: scenario
-                .target
-                .span
-                .map(|s| line_of(&scenario.source, s.offset()))
-                .unwrap_or(1),
-            span: scenario.target.span,
+            line: span.map_or(1, |s| line_of(&scenario.source, s.offset())),
+            span,
             actor: "target".into(),
             action: "start".into(),
             failure,

@@ -500,3 +500,54 @@ fn a_client_target_that_exits_before_connecting_fails_the_accept_at_once() {
         "its stderr explains: {text}"
     );
 }
+
+/// TCP sockets on local `port` in TIME_WAIT (state 06), read from /proc.
+fn time_wait_on(port: u16) -> usize {
+    let local = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|t| {
+            t.lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .filter(|c| c.len() > 3 && c[1].ends_with(&local) && c[3] == "06")
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn a_port_held_only_by_time_wait_is_not_another_program() {
+    use std::io::Read;
+    // A connection whose server side closes first leaves TIME_WAIT on the server's port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    drop(server_side);
+    let mut buf = [0u8; 1];
+    assert_eq!(client.read(&mut buf).unwrap(), 0, "the server closed first");
+    drop(client);
+    drop(listener);
+    let until = Instant::now() + Duration::from_secs(2);
+    while time_wait_on(port) == 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(time_wait_on(port) > 0, "no TIME_WAIT on {port}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "restart.toml",
+        &format!(
+            "steps = [ {{ connect = \"target\" }} ]\n[target]\ncommand = \"python3 -c 'import socket,sys; s=socket.socket(); s.bind((\\\"127.0.0.1\\\", int(sys.argv[1]))); s.listen()' {{{{port}}}}\"\nport = {port}\n"
+        ),
+    );
+    let out = output(netdrill().arg("run").arg(&file));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("in TIME_WAIT"), "{text}");
+    assert!(text.contains("SO_REUSEADDR"), "{text}");
+    assert!(!text.contains("another program;"), "{text}");
+}

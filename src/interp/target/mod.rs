@@ -53,10 +53,12 @@ pub enum TargetError {
     #[error(transparent)]
     Spawn(#[from] ProcessError),
     /// It exited before it was ready.
-    #[error("the target {status} before it was ready{}", stderr_section(.stderr_tail))]
+    #[error("the target {status} before it was ready{}{hint}", stderr_section(.stderr_tail))]
     ExitedEarly {
         /// How it ended (`exited with status 1`).
         status: String,
+        /// What netdrill can tell of the cause (empty when nothing), on lines of its own.
+        hint: String,
         /// The end of its stderr.
         stderr_tail: String,
     },

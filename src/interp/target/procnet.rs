@@ -16,6 +16,14 @@ pub fn listening_on(proc_text: &str, port: u16) -> Vec<IpAddr> {
         .collect()
 }
 
+/// How many TCP sockets on local port `port` are in TIME_WAIT, from the text of
+/// `/proc/net/tcp` or `/proc/net/tcp6`.
+pub fn time_wait_on(proc_text: &str, port: u16) -> usize {
+    proc_sockets(proc_text)
+        .filter(|(_, p, state)| *p == port && *state == 0x06)
+        .count()
+}
+
 /// The local addresses of sockets bound on `port` (any state), from the text of
 /// `/proc/net/udp` or `/proc/net/udp6`.
 pub fn bound_on(proc_text: &str, port: u16) -> Vec<IpAddr> {

@@ -33,9 +33,11 @@ pub async fn wait_ready(
     loop {
         if let Some(exit) = child.try_exit() {
             child.drain_stderr(STDERR_DRAIN).await;
+            let stderr_tail = child.stderr_tail();
             return Err(TargetError::ExitedEarly {
                 status: exit.to_string(),
-                stderr_tail: child.stderr_tail(),
+                hint: address_in_use_hint(protocol, port, &stderr_tail),
+                stderr_tail,
             });
         }
         if let Some(ip) = probe(protocol, port).await {
@@ -155,4 +157,27 @@ pub fn reachable_ip(found: &[IpAddr]) -> Option<IpAddr> {
         .iter()
         .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_loopback()))
         .then_some(IpAddr::V6(Ipv6Addr::LOCALHOST))
+}
+
+/// A server that could not bind because the port still has connections in TIME_WAIT
+/// (left by an earlier run) is told so: it is not "another program", and the cure is
+/// `SO_REUSEADDR`, which every server that restarts on a fixed port needs.
+fn address_in_use_hint(protocol: Protocol, port: u16, stderr: &str) -> String {
+    let lower = stderr.to_ascii_lowercase();
+    let in_use = lower.contains("address already in use") || lower.contains("eaddrinuse");
+    if protocol != Protocol::Tcp || !in_use {
+        return String::new();
+    }
+    let waiting: usize = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|t| super::procnet::time_wait_on(&t, port))
+        .sum();
+    if waiting == 0 {
+        return String::new();
+    }
+    format!(
+        "\nport {port} is held only by {waiting} connection{} in TIME_WAIT, left by an earlier run (not by another program): a server must set SO_REUSEADDR before bind() to restart on its port at once",
+        if waiting == 1 { "" } else { "s" }
+    )
 }
