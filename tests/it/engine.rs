@@ -508,3 +508,27 @@ drop = [9]
         "{text}"
     );
 }
+
+/// A peer that reads a trickle is told apart from one that stopped reading: the failure
+/// says how much the connection took, and how fast.
+#[test]
+fn a_slow_reader_is_reported_with_how_much_it_took() {
+    let slow = "import socket,sys,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\ns.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen()\nc,_=s.accept()\nwhile c.recv(64):\n    time.sleep(0.01)\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("slow.py"), slow).unwrap();
+    let sc = netdrill::load_str(
+        &format!(
+            "timeout = \"1s\"\nsteps = [\n  {{ connect = \"target\" }},\n  {{ send = \"{{{{big}}}}\" }},\n]\n[vars]\nbig = \"{}\"\n[target]\ncommand = \"python3 {}/slow.py {{{{port}}}}\"\n",
+            "x".repeat(3_000_000),
+            dir.path().display()
+        ),
+        Path::new("slow.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let r = run(&sc, &RunOptions::default());
+    let f = r.failure.expect("the send fails");
+    let m = &f.failure.message;
+    assert!(m.contains("could not write: the peer"), "{m}");
+    assert!(m.contains("of these 3000000 bytes"), "{m}");
+    assert!(m.contains("bytes/s") || m.contains("took none"), "{m}");
+}

@@ -195,3 +195,21 @@ pub(super) fn other_end(read: &Read) -> &'static str {
         _ => "",
     }
 }
+
+/// A write that the wait ended: how much the connection took, and how fast, so a peer
+/// that reads one byte a second is told apart from one that stopped reading.
+pub(super) fn slow_reader(total: usize, unsent: usize, waited: std::time::Duration) -> Failure {
+    let taken = total - unsent;
+    let secs = waited.as_secs_f64().max(0.001);
+    let wait =
+        humantime::format_duration(std::time::Duration::from_millis(waited.as_millis() as u64));
+    if taken == 0 {
+        return Failure::msg(format!(
+            "could not write: the peer stopped reading; the connection took none of these {total} bytes in {wait} (what it had taken before fills its buffers)"
+        ));
+    }
+    Failure::msg(format!(
+        "could not write: the peer reads slowly; the connection took {taken} of these {total} bytes in {wait} (about {:.0} bytes/s), and {unsent} were still unsent when the wait ended",
+        taken as f64 / secs
+    ))
+}

@@ -189,6 +189,7 @@ impl TcpActor {
         let stream = stream
             .as_mut()
             .ok_or_else(|| Failure::msg("the socket is already closed"))?;
+        let (total, started) = (data.len(), Instant::now());
         while !data.is_empty() {
             match stream.try_write(data) {
                 Ok(0) => return Err(Failure::msg("could not write: the connection is closed")),
@@ -220,10 +221,7 @@ impl TcpActor {
             tokio::select! {
                 biased;
                 w = tokio::time::timeout_at(deadline, stream.writable()) => match w {
-                    Err(_) => return Err(Failure::msg(format!(
-                        "could not write: the peer stopped reading ({} bytes still unsent when the wait ended)",
-                        data.len()
-                    ))),
+                    Err(_) => return Err(slow_reader(total, data.len(), started.elapsed())),
                     Ok(Err(e)) => return Err(write_failure(&e, buf, *eof)),
                     Ok(Ok(())) => {}
                 },
@@ -510,7 +508,7 @@ mod failure;
 mod scan;
 
 pub use failure::bytes_word;
-use failure::{other_end, over_budget_message, write_failure};
+use failure::{other_end, over_budget_message, slow_reader, write_failure};
 use scan::line_prefix_ok;
 pub(crate) use scan::strip_eol;
 pub use scan::{fill_wildcards, find, masked_difference};
