@@ -1,13 +1,20 @@
 //! Real servers (`examples/protocols/`): DNS against dnsmasq, TFTP against tftpd-hpa
 //! (with a lost ACK on the transfer port), HTTP/1.1 against nginx, SMTP against
-//! aiosmtpd. `.ci/run` installs them; a machine without one of them fails here, with
-//! the program's name in the report: these tests are never skipped.
+//! aiosmtpd. `.ci/install` installs them (the README's test command runs it first); a
+//! machine without one of them fails here, with the program's name in the report: these
+//! tests are never skipped.
 
 use std::process::{Command, Stdio};
 
 fn run_example(file: &str) {
+    // The servers live in /usr/sbin, which a user's PATH may lack.
+    let path = format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_netdrill"))
         .args(["run", "-v", file])
+        .env("PATH", path)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .output()
