@@ -325,6 +325,14 @@ async fn explain_exit(child: &mut ChildGroup, failure: &mut Failure) {
         if let Some(how) = child.try_exit() {
             break how;
         }
+        if child.try_exit().is_none() && super::target::stopped_in_group(child.pgid()) {
+            // Alive, but it will not answer: a plain timeout would hide why.
+            failure.message = format!(
+                "{}; meanwhile the target is stopped (SIGSTOP, Ctrl-Z or a debugger): it cannot answer until it is continued (SIGCONT)",
+                failure.message
+            );
+            return;
+        }
         if Instant::now() >= until {
             return;
         }

@@ -532,3 +532,25 @@ fn a_slow_reader_is_reported_with_how_much_it_took() {
     assert!(m.contains("of these 3000000 bytes"), "{m}");
     assert!(m.contains("bytes/s") || m.contains("took none"), "{m}");
 }
+
+/// A target stopped by SIGSTOP is named as such, not left as a plain timeout.
+#[test]
+fn a_stopped_target_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stops.py"),
+        "import os,signal,socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen()\nc,_=s.accept()\nos.kill(os.getpid(), signal.SIGSTOP)\n",
+    )
+    .unwrap();
+    let sc = netdrill::load_str(
+        &format!(
+            "steps = [\n  {{ connect = \"target\" }},\n  {{ send = \"hi\\n\" }},\n  {{ recv_line = \"HI\", timeout = \"500ms\" }},\n]\n[target]\ncommand = \"python3 {}/stops.py {{{{port}}}}\"\n",
+            dir.path().display()
+        ),
+        Path::new("stops.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let r = run(&sc, &RunOptions::default());
+    let m = r.failure.expect("the receive times out").failure.message;
+    assert!(m.contains("meanwhile the target is stopped"), "{m}");
+}

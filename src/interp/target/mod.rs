@@ -33,6 +33,7 @@ use crate::interp::process::{ChildGroup, ProcessError};
 use crate::scenario::Protocol;
 
 mod procnet;
+pub use procnet::stopped_in_group;
 mod ready;
 
 pub use procnet::{bound_on, listening_on, sockets_of_group};

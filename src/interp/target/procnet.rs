@@ -37,28 +37,7 @@ pub fn bound_on(proc_text: &str, port: u16) -> Vec<IpAddr> {
 /// of process group `pgid`, read from `/proc` (empty where `/proc` cannot tell).
 pub fn sockets_of_group(pgid: i32, protocol: Protocol) -> Vec<SocketAddr> {
     let mut inodes = std::collections::BTreeSet::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    for entry in dir.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name (which may hold spaces): state ppid pgrp ...
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
-            continue;
-        };
-        let pgrp = after
-            .split_whitespace()
-            .nth(2)
-            .and_then(|f| f.parse::<i32>().ok());
-        if pgrp != Some(pgid) {
-            continue;
-        }
+    for (pid, _) in members(pgid) {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
@@ -142,4 +121,42 @@ fn parse_proc_ip(hex: &str) -> Option<IpAddr> {
         }
         _ => None,
     }
+}
+
+/// The processes of group `pgid`, with their state letter (`R`, `S`, `T` for stopped,
+/// …), read from `/proc` (empty where it cannot be read).
+fn members(pgid: i32) -> Vec<(u32, char)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces): state ppid pgrp ...
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().and_then(|f| f.chars().next());
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        if let (Some(state), Some(group)) = (state, pgrp)
+            && group == pgid
+        {
+            out.push((pid, state));
+        }
+    }
+    out
+}
+
+/// True when a process of group `pgid` is stopped (SIGSTOP, SIGTSTP, a debugger).
+pub fn stopped_in_group(pgid: i32) -> bool {
+    members(pgid)
+        .iter()
+        .any(|(_, state)| matches!(state, 'T' | 't'))
 }
