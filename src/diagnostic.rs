@@ -271,7 +271,7 @@ impl LoadError {
             );
         }
         LoadError::Invalid {
-            src: NamedSource::new(path.display().to_string(), source.to_string()),
+            src: NamedSource::new(path.display().to_string(), shown_source(source)),
             path,
             problems,
         }
@@ -345,8 +345,31 @@ fn drawable(diag: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) -> b
             .is_none_or(|mut r| r.all(|d| drawable(d, source)))
 }
 
+/// The file's text as a diagnostic shows it: a carriage return that does not end a line
+/// (`\r` not before `\n`) becomes a space, one byte for one, so the report counts lines
+/// as the file's author sees them, puts its caret on the right line, and never sends a raw
+/// `\r` to the terminal (which would overwrite the start of the line).
+pub fn shown_source(source: &str) -> String {
+    let bytes = source.as_bytes();
+    let mut out = String::with_capacity(source.len());
+    for (i, c) in source.char_indices() {
+        if c == '\r' && bytes.get(i + 1) != Some(&b'\n') {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod render_tests {
+    #[test]
+    fn a_lone_carriage_return_is_shown_as_a_space() {
+        assert_eq!(super::shown_source("a\rb\r\nc"), "a b\r\nc");
+        assert_eq!(super::shown_source("é\r"), "é ");
+    }
+
     use super::*;
 
     /// miette's graphical handler panics on lines over 65,535 columns; a problem next to

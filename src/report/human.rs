@@ -83,7 +83,7 @@ pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
             actor: f.actor.clone(),
             action: f.action.clone(),
             message: first_line,
-            src: NamedSource::new(&o.file, source.to_string()),
+            src: NamedSource::new(&o.file, crate::diagnostic::shown_source(source)),
             span,
             help: (!help.is_empty()).then(|| help.trim_end().to_string()),
         };

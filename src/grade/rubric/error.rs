@@ -155,7 +155,10 @@ impl RubricError {
             ));
         }
         RubricError::Invalid {
-            src: NamedSource::new(path.display().to_string(), source.to_string()),
+            src: NamedSource::new(
+                path.display().to_string(),
+                crate::diagnostic::shown_source(source),
+            ),
             path,
             problems,
         }
