@@ -315,15 +315,52 @@ pub fn render(err: &dyn Diagnostic, color: bool) -> String {
             .with_urls(false)
             .render_report(&mut out, err)
     } else {
-        miette::NarratableReportHandler::new()
-            .with_context_lines(0)
-            .render_report(&mut out, err)
+        narrate(err, None, &mut out);
+        Ok(())
     };
     if rendered.is_err() {
         // Rendering only fails on a broken source span; fall back to the message.
         out = format!("Error: {err}\n");
     }
     out
+}
+
+/// A diagnostic whose label sits on a line too long to draw, as plain lines: the message,
+/// each label with the file, line and column where it is and the start of what it marks
+/// (at most 60 characters), the help; then the related diagnostics the same way.
+fn narrate(diag: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "× {diag}");
+    let source = diag.source_code().or(parent);
+    if let (Some(src), Some(labels)) = (source, diag.labels()) {
+        for l in labels {
+            let Ok(c) = src.read_span(l.inner(), 0, 0) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(c.data());
+            let mut marked: String = text.chars().take(60).collect();
+            if text.chars().count() > 60 {
+                marked.push('…');
+            }
+            let _ = writeln!(
+                out,
+                "  at {}:{}:{}: {} ({marked})",
+                c.name().unwrap_or("the file"),
+                c.line() + 1,
+                c.column() + 1,
+                l.label().unwrap_or("here")
+            );
+        }
+    }
+    if let Some(help) = diag.help() {
+        let _ = writeln!(out, "  help: {help}");
+    }
+    if let Some(related) = diag.related() {
+        for d in related {
+            out.push('\n');
+            narrate(d, source, out);
+        }
+    }
 }
 
 /// True when every label of `diag` and its related diagnostics lies on lines short

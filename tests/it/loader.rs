@@ -732,3 +732,29 @@ proptest! {
         }
     }
 }
+
+/// A problem on a line too long to draw is reported with the same line and column
+/// everywhere, and the start of what it marks.
+#[test]
+fn a_problem_on_a_very_long_line_has_one_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "steps = [ {{ connect = \"target\" }}, {{ send = \"{}\", chnk = 2 }} ]\n[target]\nbuiltin = \"uppercase\"\n",
+            "x".repeat(5000)
+        ),
+    )
+    .unwrap();
+    let out = netdrill(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let col = 1 + "steps = [ { connect = \"target\" }, { send = \"".len() + 5000 + "\", ".len();
+    assert!(
+        err.contains(&format!("long.toml:1:{col}: unknown key (chnk)")),
+        "{err}"
+    );
+    assert!(!err.contains("columns 1 to"), "{err}");
+    assert!(err.contains("help: did you mean `chunk`?"), "{err}");
+}
