@@ -113,8 +113,7 @@ impl Session<'_, '_> {
         }
         for (actor, a) in &self.actors {
             if let Actor::Udp(u) = a
-                && u.local_addr()
-                    .is_ok_and(|l| same_endpoint(loopback_if_unspecified(l), addr))
+                && u.local_addr().is_ok_and(|l| same_endpoint(l, addr))
             {
                 return actor.clone();
             }
@@ -190,13 +189,7 @@ fn loopback_if_unspecified(a: SocketAddr) -> SocketAddr {
     }
 }
 
+/// The same endpoint, as the link compares addresses ([`super::link::normal`]).
 fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
-    let norm = |s: SocketAddr| match s.ip() {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        ip => ip,
-    };
-    a.port() == b.port() && norm(a) == norm(b)
+    super::link::normal(a) == super::link::normal(b)
 }

@@ -140,11 +140,6 @@ impl DatagramLink {
         addr == super::normal(self.target) || !lock(&self.watch).is_scripted(addr)
     }
 
-    /// The target this link stands in front of.
-    pub fn target(&self) -> SocketAddr {
-        self.target
-    }
-
     /// The decisions made since the last call, in the order they were made.
     pub fn take_decisions(&mut self) -> Vec<Decision> {
         std::mem::take(&mut self.decisions)
