@@ -46,11 +46,17 @@ pub enum FileTrouble {
 /// Reads the text file at `path`: at most [`MAX_FILE_SIZE`] bytes, UTF-8.
 pub fn read_text_file(path: &std::path::Path) -> Result<String, FileTrouble> {
     use std::io::Read;
+    // Look before opening: opening a FIFO for reading blocks until a writer comes.
+    let kind = std::fs::metadata(path)
+        .map_err(FileTrouble::Io)?
+        .file_type();
+    if let Some(what) = not_regular(kind) {
+        return Err(FileTrouble::Io(std::io::Error::other(format!(
+            "it is {what}, not a regular file"
+        ))));
+    }
     let file = std::fs::File::open(path).map_err(FileTrouble::Io)?;
     let meta = file.metadata().map_err(FileTrouble::Io)?;
-    if meta.is_dir() {
-        return Err(FileTrouble::Io(std::io::Error::other("it is a directory")));
-    }
     if meta.len() > MAX_FILE_SIZE {
         return Err(FileTrouble::TooLarge(meta.len()));
     }
@@ -59,6 +65,25 @@ pub fn read_text_file(path: &std::path::Path) -> Result<String, FileTrouble> {
         .read_to_end(&mut bytes)
         .map_err(FileTrouble::Io)?;
     text_from_bytes(bytes)
+}
+
+/// What a file that is not a regular file is ("a directory", "a FIFO"…); `None` for a
+/// regular file. Symbolic links are followed by the caller's `metadata`.
+pub fn not_regular(kind: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else {
+        Some("not a file")
+    }
 }
 
 /// The bytes of a file as text: at most [`MAX_FILE_SIZE`] bytes, UTF-8.

@@ -9,14 +9,13 @@ on stderr (fancy, with colour, when stderr is a terminal; plain otherwise) and t
 summary. A path that does not exist is exit 2 with a message naming it.
 */
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{EXIT_INVALID, EXIT_OK, paths_or_default};
-use crate::diagnostic::{plural, render_plain};
+use crate::diagnostic::{plural, render};
 use crate::grade::rubric::load_rubric;
-use crate::scenario::{collect_files, load_file};
+use crate::scenario::load_file;
 
 /// True when `file` looks like a rubric: a `[[test]]` table and no `steps` key, found
 /// by a look at its lines (a full parse here would read every scenario twice).
@@ -44,14 +43,11 @@ pub struct CheckArgs {
 /// Runs `check`.
 pub fn main(args: CheckArgs) -> ExitCode {
     let paths = paths_or_default(&args.paths);
-    let files = match collect_files(&paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("netdrill check: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+    let files = match super::discover(&paths) {
+        Some(f) => f,
+        None => return ExitCode::from(EXIT_INVALID),
     };
-    let fancy = std::io::stderr().is_terminal();
+    let color = super::color::stderr();
     let mut invalid = 0;
     let mut problems = 0;
     let mut rubrics = 0;
@@ -71,12 +67,8 @@ pub fn main(args: CheckArgs) -> ExitCode {
         };
         invalid += 1;
         problems += count;
-        if fancy {
-            eprintln!("{:?}", miette::Report::new_boxed(report));
-        } else {
-            eprint!("{}", render_plain(report.as_ref()));
-            eprintln!();
-        }
+        eprint!("{}", render(report.as_ref(), color));
+        eprintln!();
     }
     let scenarios = files.len() - rubrics;
     let checked = match rubrics {

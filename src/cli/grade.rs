@@ -11,7 +11,6 @@ short (interrupted, time limit, internal error); 2 invalid rubric, scenario or f
 */
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -169,7 +168,7 @@ pub fn main(args: GradeArgs) -> ExitCode {
 }
 
 fn color_stderr() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    super::color::stderr()
 }
 
 /// The plan of a `grade` command line.

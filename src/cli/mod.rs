@@ -10,10 +10,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod color;
 pub mod grade;
 pub mod run;
 pub mod schema;
 pub mod serve;
+pub mod snapshots;
 
 /// Exit status: everything passed.
 pub const EXIT_OK: u8 = 0;
@@ -28,6 +30,10 @@ pub const EXIT_INVALID: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour the output: auto (a terminal, unless NO_COLOR is set), always,
+    /// never.
+    #[arg(long, value_enum, global = true, default_value_t = color::ColorChoice::Auto)]
+    pub color: color::ColorChoice,
 }
 
 /// The subcommands.
@@ -41,6 +47,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Review, accept or reject the pending transcripts of `run --snapshots`.
+    Snapshots(snapshots::SnapshotsArgs),
     /// Grade submissions by a rubric (`grade merge` joins shards).
     Grade(grade::GradeArgs),
     /// One submission's grading worker (started by `grade`).
@@ -63,11 +71,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    color::set(cli.color);
     match cli.command {
         Command::Run(args) => run::main(args),
         Command::Check(args) => check::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Schema => schema::main(),
+        Command::Snapshots(args) => snapshots::main(args),
         Command::Grade(args) => grade::main(args),
         Command::GradeWorker(args) => grade::worker_main(args),
     }
@@ -80,6 +90,29 @@ pub fn paths_or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
     } else {
         paths.to_vec()
     }
+}
+
+/// The scenario files under `paths` (see [`crate::scenario::collect`]), with a warning
+/// on stderr for each entry skipped because it is not a regular file. `None`, after an
+/// error on stderr, when a path cannot be read or holds no scenario file: `check` and
+/// `run` agree that an empty suite is a mistake (exit 2), not a pass.
+pub fn discover(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
+    let found = match crate::scenario::collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    for (path, what) in &found.skipped {
+        eprintln!("warning: skipped {}: it is {what}", path.display());
+    }
+    if found.files.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("error: no scenario files (*.toml) in {}", shown.join(", "));
+        return None;
+    }
+    Some(found.files)
 }
 
 /// A duration flag (`500ms`, `2s`, `30m`): humantime's syntax, longer than 0.

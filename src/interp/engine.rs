@@ -41,6 +41,20 @@ pub struct RunOptions {
     pub port: Option<u16>,
     /// Where target and process commands run (default: the current directory).
     pub cwd: Option<PathBuf>,
+    /// When the run must end, whatever its steps wait for (`sleep` and `silence`
+    /// included): the step in progress then fails, and the run tears down as after any
+    /// failure.
+    pub wall: Option<Wall>,
+}
+
+/// A wall-clock limit on a run.
+#[derive(Debug, Clone)]
+pub struct Wall {
+    /// The instant at which the step in progress fails.
+    pub at: std::time::Instant,
+    /// What the limit is, for the failure: "the scenario's wall limit of 10m
+    /// (--scenario-timeout)".
+    pub what: String,
 }
 
 /// A replacement for `[target]`'s source.
@@ -81,6 +95,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     let shared = Shared {
         scenario,
         default_timeout,
+        wall: opts.wall.clone(),
         target_addr: target.as_ref().map(|t| t.addr),
         target_command: match &source {
             TargetSource::Command(c) => Some(c.clone()),

@@ -43,6 +43,7 @@ pub(crate) enum Actor {
 pub(crate) struct Shared<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) default_timeout: Duration,
+    pub(super) wall: Option<super::engine::Wall>,
     pub(super) target_addr: Option<SocketAddr>,
     pub(super) target_command: Option<String>,
     pub(super) link: Option<Link>,
@@ -123,7 +124,21 @@ impl<'s, 'a> Session<'s, 'a> {
             }
             let mut detail = step.action.detail(self);
             self.resent = 0;
-            let result = step.action.exec(self, step).await;
+            let shared = self.shared;
+            let result = match &shared.wall {
+                None => step.action.exec(self, step).await,
+                Some(wall) => {
+                    match tokio::time::timeout_at(wall.at.into(), step.action.exec(self, step))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(Failure::msg(format!(
+                            "{} was reached during this step, so it was stopped",
+                            wall.what
+                        ))),
+                    }
+                }
+            };
             match self.resent {
                 0 => {}
                 1 => detail.push_str(" (resent once)"),

@@ -43,8 +43,13 @@ pub fn line(o: &ScenarioOutcome) -> String {
         Status::Failed => "FAIL ",
         Status::Error => "ERROR",
     };
+    let retried = match o.retry.attempts {
+        1 => String::new(),
+        k if o.flaky() => format!(", flaky: passed on attempt {k}"),
+        k => format!(", failed {k} attempts"),
+    };
     format!(
-        "{status} {}  {}  ({} ms)",
+        "{status} {}  {}  ({} ms{retried})",
         o.file,
         o.name,
         o.duration.as_millis()
@@ -54,6 +59,9 @@ pub fn line(o: &ScenarioOutcome) -> String {
 /// What follows the line: the failure report, the diagnostics, or (`-v`) the transcript.
 pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
     let mut out = String::new();
+    for (i, a) in o.retry.earlier.iter().enumerate() {
+        let _ = writeln!(out, "  attempt {} failed: {}", i + 1, a.message);
+    }
     if let Some((text, _)) = &o.error {
         out.push_str(text);
         if !text.ends_with('\n') {
@@ -109,8 +117,12 @@ pub fn details(o: &ScenarioOutcome, opts: HumanOptions) -> String {
 
 /// The closing summary line.
 pub fn summary(s: Summary) -> String {
+    let flaky = match s.flaky {
+        0 => String::new(),
+        n => format!(" ({n} flaky)"),
+    };
     format!(
-        "{} passed, {} failed, {} error",
+        "{} passed{flaky}, {} failed, {} error",
         s.passed, s.failed, s.error
     )
 }

@@ -19,7 +19,7 @@ pub fn report(outcomes: &[ScenarioOutcome]) -> Value {
     let s = Summary::of(outcomes);
     json!({
         "scenarios": scenarios,
-        "summary": { "passed": s.passed, "failed": s.failed, "error": s.error },
+        "summary": { "passed": s.passed, "failed": s.failed, "error": s.error, "flaky": s.flaky },
     })
 }
 
@@ -60,8 +60,21 @@ fn scenario(o: &ScenarioOutcome) -> Value {
             })
         })
     };
-    if let (Some(f), Some(obj)) = (failure, v.as_object_mut()) {
-        obj.insert("failure".into(), f);
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(f) = failure {
+            obj.insert("failure".into(), f);
+        }
+        if o.retry.attempts > 1 {
+            obj.insert("flaky".into(), o.flaky().into());
+            obj.insert("attempts".into(), o.retry.attempts.into());
+            let earlier: Vec<Value> = o
+                .retry
+                .earlier
+                .iter()
+                .map(|a| json!({ "message": a.message, "transcript": a.transcript }))
+                .collect();
+            obj.insert("earlier_attempts".into(), earlier.into());
+        }
     }
     v
 }

@@ -6,6 +6,7 @@ Every writer takes the same [`ScenarioOutcome`] list, in the order the files wer
 so the choice of format never changes what was run.
 */
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use crate::outcome::{Status, StepFailure};
 use crate::transcript::{Failure, Transcript};
 
 pub mod evidence;
+pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -42,6 +44,65 @@ pub struct ScenarioOutcome {
     pub error: Option<(String, usize)>,
     /// The link's seed, when the scenario has an active link.
     pub seed: Option<u64>,
+    /// Attempts made under `--retries`, and the failures of those that failed.
+    pub retry: Retry,
+}
+
+/// How many times a scenario ran under `--retries`, and why the earlier attempts failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts made (1 without retries).
+    pub attempts: u32,
+    /// The failures of the attempts before the last, in order.
+    pub earlier: Vec<EarlierAttempt>,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 1,
+            earlier: Vec::new(),
+        }
+    }
+}
+
+/// A failed attempt that was retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierAttempt {
+    /// Its failure message, with the step (`step 3 (line 9) client recv_line: …`).
+    pub message: String,
+    /// Its transcript.
+    pub transcript: String,
+}
+
+impl ScenarioOutcome {
+    /// Passed only on a later attempt: the scenario is flaky.
+    pub fn flaky(&self) -> bool {
+        self.status == Status::Passed && !self.retry.earlier.is_empty()
+    }
+
+    /// One line naming the failing step and what went wrong, or the first line of an
+    /// invalid file's diagnostics.
+    pub fn headline(&self) -> Option<String> {
+        if let Some(f) = &self.failure {
+            let first = f.failure.message.lines().next().unwrap_or("");
+            return Some(if f.step == 0 && f.span.is_none() {
+                first.to_string()
+            } else {
+                format!(
+                    "step {} (line {}) {} {}: {first}",
+                    f.step, f.line, f.actor, f.action
+                )
+            });
+        }
+        self.error.as_ref().map(|(text, _)| {
+            text.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+    }
 }
 
 /// How many passed, failed, could not be run.
@@ -51,8 +112,10 @@ pub struct Summary {
     pub passed: usize,
     /// Failed.
     pub failed: usize,
-    /// Could not be run.
+    /// Could not be run (or was interrupted).
     pub error: usize,
+    /// Passed only on a retry (counted in `passed` too).
+    pub flaky: usize,
 }
 
 impl Summary {
@@ -60,6 +123,7 @@ impl Summary {
     pub fn of(outcomes: &[ScenarioOutcome]) -> Summary {
         let mut s = Summary::default();
         for o in outcomes {
+            s.flaky += usize::from(o.flaky());
             match o.status {
                 Status::Passed => s.passed += 1,
                 Status::Failed => s.failed += 1,
@@ -116,4 +180,19 @@ pub fn source_excerpt(source: &str, failure: &StepFailure) -> Option<String> {
         out.push_str(&format!("{n:>width$} | {}\n", lines[n - 1]));
     }
     Some(out)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it into place, so a
+/// reader never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -59,34 +59,76 @@ pub fn load_str(source: &str, path: &Path) -> Result<Scenario, LoadError> {
 /// A file given by name is taken whatever its extension; a path that does not exist is
 /// an error naming it.
 pub fn collect_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+    Ok(collect(paths)?.files)
+}
+
+/// What [`collect`] found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The scenario files, in order: each path given, a directory's files sorted.
+    pub files: Vec<PathBuf>,
+    /// `*.toml` entries of a directory that are not regular files (a FIFO, a socket, a
+    /// device, a broken link), with what they are: skipped, never opened.
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+/// Like [`collect_files`], and says which directory entries were skipped. A path given
+/// by name that is not a regular file or a directory is an error: opening a FIFO would
+/// wait forever for a writer.
+pub fn collect(paths: &[PathBuf]) -> std::io::Result<Found> {
+    let mut found = Found::default();
     for p in paths {
         let meta = std::fs::metadata(p)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
         if meta.is_dir() {
-            let mut found = Vec::new();
+            let start = found.files.len();
             walk(p, &mut found)?;
-            found.sort();
-            out.extend(found);
+            found.files[start..].sort();
+        } else if let Some(what) = crate::diagnostic::not_regular(meta.file_type()) {
+            return Err(std::io::Error::other(format!(
+                "{}: it is {what}, not a scenario file",
+                p.display()
+            )));
         } else {
-            out.push(p.clone());
+            found.files.push(p.clone());
         }
     }
-    Ok(out)
+    Ok(found)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(dir: &Path, found: &mut Found) -> std::io::Result<()> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        let ty = entry.file_type()?;
+        let mut ty = entry.file_type()?;
+        let link = ty.is_symlink();
+        if link {
+            match std::fs::metadata(&path) {
+                Ok(m) => ty = m.file_type(),
+                Err(_) if is_toml(&path) => {
+                    found.skipped.push((path, "a broken symbolic link"));
+                    continue;
+                }
+                Err(_) => continue,
+            }
+        }
         if ty.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            out.push(path);
+            // A linked directory is not entered: a link loop would never end.
+            if !link {
+                walk(&path, found)?;
+            }
+        } else if is_toml(&path) {
+            match crate::diagnostic::not_regular(ty) {
+                None => found.files.push(path),
+                Some(what) => found.skipped.push((path, what)),
+            }
         }
     }
     Ok(())
+}
+
+fn is_toml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "toml")
 }

@@ -23,5 +23,5 @@ pub mod validate;
 pub mod values;
 pub mod vocab;
 
-pub use load::{collect_files, load_bytes, load_file, load_str};
+pub use load::{Found, collect, collect_files, load_bytes, load_file, load_str};
 pub use model::*;

@@ -311,16 +311,19 @@ fn snapshots_are_written_then_compared() {
         output(
             netdrill()
                 .current_dir(dir.path())
+                .env("CI", "true")
+                .env_remove("NETDRILL_UPDATE_SNAPSHOTS")
                 .args(["run", "a.toml", "--snapshots", "snaps"])
                 .args(extra),
         )
     };
-    // No snapshot yet: the run fails and says how to write one.
+    // No snapshot yet: the run fails, says how to write one, and (in CI) writes nothing.
     let missing = run(&[]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stdout).contains("--update-snapshots"));
+    assert!(!dir.path().join("snaps/a.snap.new").exists());
     assert_eq!(run(&["--update-snapshots"]).status.code(), Some(0));
-    let stored = dir.path().join("snaps/a.transcript");
+    let stored = dir.path().join("snaps/a.snap");
     assert!(
         std::fs::read_to_string(&stored)
             .unwrap()
@@ -328,7 +331,11 @@ fn snapshots_are_written_then_compared() {
     );
     assert_eq!(run(&[]).status.code(), Some(0));
     // A different transcript fails with a diff.
-    std::fs::write(&stored, "  1 client connect \"target\" -> ok\n").unwrap();
+    std::fs::write(
+        &stored,
+        "---\nsource: a.toml\n---\n  1 client connect \"target\" -> ok\n",
+    )
+    .unwrap();
     let differs = run(&[]);
     assert_eq!(differs.status.code(), Some(1));
     let text = String::from_utf8_lossy(&differs.stdout);

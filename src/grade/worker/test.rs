@@ -38,6 +38,7 @@ fn prepared(test: &RubricTest, dir: &Path) -> (crate::scenario::Scenario, RunOpt
         seed: None,
         port: None,
         cwd: Some(dir.to_path_buf()),
+        wall: None,
     };
     (scenario, opts)
 }
@@ -85,6 +86,7 @@ pub(super) async fn run_test(
         source: Some(Arc::clone(&scenario.source)),
         error: None,
         seed: result.seed,
+        retry: Default::default(),
     };
     let raw = result
         .failure

@@ -1,0 +1,305 @@
+/*!
+The scheduler of `run`: up to `-j` scenarios at once, results reported in input order as
+soon as each one and all before it are done.
+
+- **Fixed ports.** Scenarios that use the same fixed port (`[target] port`,
+  `--target-port`, a `listen`/`bind` on a literal port) never overlap; the others do.
+- **Retries and wall limits**: see `outcome.rs`.
+- **Ctrl-C / SIGTERM.** The run stops at once: every process group started is killed,
+  finished scenarios keep their outcomes, running and waiting ones are marked
+  interrupted, and the reports are written before netdrill exits with 130.
+*/
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::OwnedMutexGuard;
+
+use super::outcome::{self, Limits, Retries};
+use super::progress::Progress;
+use super::select::Item;
+use super::{DEFAULT_SCENARIO_TIMEOUT, Format, RunArgs};
+use crate::action::Action;
+use crate::interp::engine::{RunOptions, TargetOverride};
+use crate::interp::pool::RunPool;
+use crate::outcome::{Status, StepFailure};
+use crate::report::ScenarioOutcome;
+use crate::report::human::{self, HumanOptions};
+use crate::report::snapshot::{self, Compared, UpdateMode};
+use crate::scenario::{Scenario, Step, TargetSource};
+use crate::transcript::Failure;
+
+/// What the suite is run with.
+pub(super) struct Plan<'a> {
+    pub(super) args: &'a RunArgs,
+    pub(super) jobs: usize,
+    pub(super) snapshot_mode: UpdateMode,
+}
+
+/// The outcomes, in input order, and whether the run was interrupted.
+pub(super) struct Ran {
+    pub(super) outcomes: Vec<ScenarioOutcome>,
+    pub(super) interrupted: bool,
+}
+
+/// Runs every item; prints each outcome (human and github formats) as it is known.
+pub(super) async fn run_all(plan: &Plan<'_>, items: Vec<Item>, pool: &RunPool) -> Ran {
+    let args = plan.args;
+    let mut interrupt = match interrupt_signal() {
+        Ok(f) => Some(Box::pin(f)),
+        Err(e) => {
+            eprintln!("warning: Ctrl-C will not clean up: {e}");
+            None
+        }
+    };
+    let opts = run_options(args);
+    let limits = Limits {
+        scenario: args.scenario_timeout.unwrap_or(DEFAULT_SCENARIO_TIMEOUT),
+        deadline: args.deadline.map(|d| (Instant::now() + d, d)),
+    };
+    let retries = Retries {
+        more: args.retries,
+        reseed: args.reseed_retries,
+    };
+    let ports = PortLocks::default();
+    let started: Vec<Cell<bool>> = items.iter().map(|_| Cell::new(false)).collect();
+    let kept: Vec<(PathBuf, Result<Arc<Scenario>, ScenarioOutcome>)> = items
+        .iter()
+        .map(|i| (i.file.clone(), i.loaded.clone()))
+        .collect();
+    let (opts, ports, started) = (&opts, &ports, &started);
+    let mut results = futures::stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| async move {
+            let sc = match item.loaded {
+                Ok(sc) => sc,
+                Err(invalid) => return invalid,
+            };
+            let _held = ports.lock(fixed_ports(&sc, opts)).await;
+            if let Some((_, length)) = limits.deadline.filter(|_| limits.past_deadline()) {
+                return outcome::not_started(&item.file, &sc, length);
+            }
+            started[i].set(true);
+            outcome::run_scenario(&item.file, sc, opts, pool, limits, retries).await
+        })
+        .buffered(plan.jobs);
+    let mut progress = Progress::new(kept.len());
+    let mut ticks = tokio::time::interval(Duration::from_millis(200));
+    let mut outcomes = Vec::with_capacity(kept.len());
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            biased;
+            () = async { interrupt.as_mut().expect("checked").await }, if interrupt.is_some() => {
+                interrupted = true;
+                break;
+            }
+            next = results.next() => match next {
+                Some(mut o) => {
+                    let extra = compare_snapshot(plan, &mut o);
+                    if matches!(args.format, Format::Human | Format::Github) {
+                        progress.print(&shown(args, &o, &extra), &o.name);
+                    }
+                    outcomes.push(o);
+                }
+                None => break,
+            },
+            _ = ticks.tick() => progress.tick(),
+        }
+    }
+    progress.finish();
+    if interrupted {
+        crate::interp::process::kill_all_registered();
+        for (i, (file, loaded)) in kept.iter().enumerate().skip(outcomes.len()) {
+            let o = match loaded {
+                Ok(sc) => outcome::interrupted(file, sc, started[i].get()),
+                Err(invalid) => invalid.clone(),
+            };
+            if matches!(args.format, Format::Human | Format::Github) {
+                progress.print(&shown(args, &o, ""), &o.name);
+            }
+            outcomes.push(o);
+        }
+    }
+    Ran {
+        outcomes,
+        interrupted,
+    }
+}
+
+/// The human lines of an outcome (for `--format github` too: its annotations come
+/// after the summary).
+fn shown(args: &RunArgs, o: &ScenarioOutcome, extra: &str) -> String {
+    let opts = HumanOptions {
+        verbose: args.verbose,
+        color: crate::cli::color::stdout(),
+    };
+    format!("{}\n{}{extra}", human::line(o), human::details(o, opts))
+}
+
+fn run_options(args: &RunArgs) -> RunOptions {
+    RunOptions {
+        target: match (&args.target_cmd, &args.target_addr) {
+            (Some(c), _) => Some(TargetOverride::Command(c.clone())),
+            (None, Some(a)) => Some(TargetOverride::Address(a.clone())),
+            (None, None) => None,
+        },
+        timeout: args.timeout,
+        seed: args.seed,
+        port: args.target_port,
+        cwd: None,
+        wall: None,
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+fn interrupt_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+/// One lock per fixed port, so scenarios that need the same port run one at a time.
+#[derive(Default)]
+struct PortLocks(Mutex<HashMap<u16, Arc<tokio::sync::Mutex<()>>>>);
+
+impl PortLocks {
+    /// Holds every port of `ports` (taken in ascending order, so two scenarios never
+    /// wait for each other).
+    async fn lock(&self, mut ports: Vec<u16>) -> Vec<OwnedMutexGuard<()>> {
+        ports.sort_unstable();
+        ports.dedup();
+        let mut held = Vec::with_capacity(ports.len());
+        for p in ports {
+            let lock = {
+                let mut map = crate::interp::lock(&self.0);
+                Arc::clone(map.entry(p).or_default())
+            };
+            held.push(lock.lock_owned().await);
+        }
+        held
+    }
+}
+
+/// The fixed ports a run of `sc` binds: the target's, and literal `listen`/`bind`
+/// addresses.
+fn fixed_ports(sc: &Scenario, opts: &RunOptions) -> Vec<u16> {
+    let mut ports = Vec::new();
+    let started = !matches!(opts.target, Some(TargetOverride::Address(_)))
+        && (opts.target.is_some() || !matches!(sc.target.source, TargetSource::None));
+    if started && let Some(p) = opts.port.or(sc.target.port) {
+        ports.push(p);
+    }
+    steps_ports(&sc.steps, &mut ports);
+    ports
+}
+
+fn steps_ports(steps: &[Step], ports: &mut Vec<u16>) {
+    for step in steps {
+        let addr = match &step.action {
+            Action::Listen(l) => &l.addr,
+            Action::Bind(b) => &b.addr,
+            Action::Parallel(p) => {
+                steps_ports(&p.steps, ports);
+                continue;
+            }
+            _ => continue,
+        };
+        if addr.is_literal()
+            && let Some((_, port)) = addr.raw().rsplit_once(':')
+            && let Ok(port) = port.trim_end_matches(']').parse::<u16>()
+            && port != 0
+        {
+            ports.push(port);
+        }
+    }
+}
+
+/// Compares (or writes) the outcome's transcript snapshot; a mismatch fails the
+/// scenario. Returns text to print under it.
+fn compare_snapshot(plan: &Plan<'_>, outcome: &mut ScenarioOutcome) -> String {
+    let Some(dir) = &plan.args.snapshots else {
+        return String::new();
+    };
+    if outcome.status == Status::Error {
+        return String::new();
+    }
+    let file = PathBuf::from(&outcome.file);
+    let text = outcome.transcript.render();
+    let color = crate::cli::color::stdout();
+    let review = |pending: &Option<PathBuf>| {
+        match pending {
+        Some(p) => format!(
+            "; this run's is in {} (review with `netdrill snapshots review {}`)",
+            p.display(),
+            dir.display()
+        ),
+        None => match plan.snapshot_mode {
+            UpdateMode::No => " (CI: nothing written; run it locally, or set NETDRILL_UPDATE_SNAPSHOTS=always, to store it)".into(),
+            _ => String::new(),
+        },
+    }
+    };
+    let (message, shown) = match snapshot::compare(dir, &file, &text, plan.snapshot_mode, color) {
+        Ok(Compared::Same) => return String::new(),
+        Ok(Compared::Written(path)) => {
+            return format!("  snapshot written: {}\n", path.display());
+        }
+        Ok(Compared::Missing { path, pending }) => (
+            format!(
+                "no stored transcript at {}{} (or run with --update-snapshots to store it)",
+                path.display(),
+                review(&pending)
+            ),
+            String::new(),
+        ),
+        Ok(Compared::Differs { diff, pending }) => (
+            format!(
+                "the transcript differs from the stored snapshot{}",
+                review(&pending)
+            ),
+            diff,
+        ),
+        Err(e) => (
+            format!("could not read or write the snapshot: {e}"),
+            String::new(),
+        ),
+    };
+    snapshot_failed(outcome, message, &shown)
+}
+
+/// Fails a passing outcome with a snapshot message (a failed one keeps its failure); the
+/// text to print under it.
+fn snapshot_failed(outcome: &mut ScenarioOutcome, message: String, diff: &str) -> String {
+    let was_passing = outcome.status == Status::Passed;
+    if was_passing {
+        outcome.status = Status::Failed;
+        outcome.failure = Some(StepFailure {
+            step: 0,
+            line: 1,
+            span: None,
+            actor: String::new(),
+            action: "snapshot".into(),
+            failure: Failure::msg(message.clone()),
+        });
+    }
+    // A scenario that passed now fails with this message, which its report shows.
+    let mut out = if was_passing {
+        String::new()
+    } else {
+        format!("  snapshot: {message}\n")
+    };
+    for l in diff.lines() {
+        out.push_str(&format!("    {l}\n"));
+    }
+    out
+}
