@@ -1,5 +1,5 @@
 /*!
-The `netdrill` command line: `run`, `check`, `serve`, `schema`, `grade`.
+The `netdrill` command line: `run`, `check`, `serve`, `schema`, `init`, `grade`.
 
 Exit status: 0 all passed; 1 a scenario failed; 2 invalid input.
 */
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod grade;
+pub mod init;
 pub mod run;
 pub mod schema;
 pub mod serve;
@@ -41,6 +42,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Write a starter suite: three example scenarios, editor schema wiring and a CI workflow.
+    Init(init::InitArgs),
     /// Grade submissions by a rubric (`grade merge` joins shards).
     Grade(grade::GradeArgs),
     /// One submission's grading worker (started by `grade`).
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Schema => schema::main(),
+        Command::Init(args) => init::main(args),
         Command::Grade(args) => grade::main(args),
         Command::GradeWorker(args) => grade::worker_main(args),
     }
