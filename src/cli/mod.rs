@@ -1,5 +1,5 @@
 /*!
-The `netdrill` command line: `run`, `check`, `serve`, `schema`, `grade`.
+The `netdrill` command line: `run`, `check`, `serve`, `schema`, `init`, `grade`.
 
 Exit status: 0 all passed; 1 a scenario failed; 2 invalid input.
 */
@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 pub mod check;
 pub mod color;
 pub mod grade;
+pub mod init;
 pub mod run;
 pub mod schema;
 pub mod serve;
@@ -49,6 +50,8 @@ pub enum Command {
     Schema,
     /// Review, accept or reject the pending transcripts of `run --snapshots`.
     Snapshots(snapshots::SnapshotsArgs),
+    /// Write a starter suite: three example scenarios, editor schema wiring and a CI workflow.
+    Init(init::InitArgs),
     /// Grade submissions by a rubric (`grade merge` joins shards).
     Grade(grade::GradeArgs),
     /// One submission's grading worker (started by `grade`).
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::main(args),
         Command::Schema => schema::main(),
         Command::Snapshots(args) => snapshots::main(args),
+        Command::Init(args) => init::main(args),
         Command::Grade(args) => grade::main(args),
         Command::GradeWorker(args) => grade::worker_main(args),
     }

@@ -9,10 +9,16 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, EXIT_OK};
 
+/// The JSON Schema as `netdrill schema` prints it (pretty JSON, ending in a newline);
+/// `netdrill init` writes the same text to `netdrill.schema.json`.
+pub fn text() -> Result<String, serde_json::Error> {
+    let schema = crate::scenario::schema::json_schema();
+    Ok(serde_json::to_string_pretty(&schema)? + "\n")
+}
+
 /// Runs `schema`.
 pub fn main() -> ExitCode {
-    let schema = crate::scenario::schema::json_schema();
-    let text = match serde_json::to_string_pretty(&schema) {
+    let text = match text() {
         Ok(text) => text,
         Err(e) => {
             eprintln!("netdrill schema: {e}");
@@ -20,6 +26,6 @@ pub fn main() -> ExitCode {
         }
     };
     // A closed pipe (`netdrill schema | head`) is not an error worth a panic.
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     ExitCode::from(EXIT_OK)
 }

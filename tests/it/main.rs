@@ -7,6 +7,7 @@ mod docs;
 mod engine;
 mod failures;
 mod grade;
+mod init;
 mod isolate;
 mod link;
 mod loader;
