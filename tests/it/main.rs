@@ -15,4 +15,5 @@ mod procs;
 mod protocols;
 mod rubric;
 mod shape;
+mod suite;
 mod vocab;
