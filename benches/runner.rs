@@ -10,6 +10,11 @@
 //! 3. Memory does not multiply with `parallel` copies: N copies sending one 3 MB
 //!    `[vars]` value, for N = 100, 1,000 and 10,000, with netdrill's peak RSS.
 //!
+//! 4. A suite's per-scenario cost: 500 small scenarios (one line each, no sleep) with
+//!    `-j 1` and with the default `-j` (the number of cores), interleaved, medians of 5:
+//!    the time per scenario at `-j 1` (an upper bound on the runner's own overhead, the
+//!    exchange included), the overhead beyond one scenario alone, and the speed-up.
+//!
 //! Run: `cargo bench --bench runner`.
 
 use std::path::Path;
@@ -162,7 +167,55 @@ fn shared_values_memory() {
     }
 }
 
+const QUICK: &str = r#"name = "quick {{N}}"
+timeout = "2s"
+steps = [
+  { connect = "target" },
+  { send = "hello {{N}}\n" },
+  { recv_line = "HELLO {{N}}" },
+]
+[target]
+builtin = "uppercase"
+"#;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn suite_overhead() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let many = dir.path().join("quick");
+    std::fs::create_dir(&many).expect("mkdir");
+    for n in 0..500 {
+        let text = QUICK.replace("{{N}}", &n.to_string());
+        std::fs::write(many.join(format!("q{n:03}.toml")), text).expect("write");
+    }
+    let (mut one, mut serial, mut default) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5 {
+        one.push(netdrill(&["run", "-j", "1", "quick/q000.toml"], dir.path()).as_secs_f64());
+        serial.push(netdrill(&["run", "-j", "1", "quick"], dir.path()).as_secs_f64());
+        default.push(netdrill(&["run", "quick"], dir.path()).as_secs_f64());
+    }
+    let (one, serial, default) = (median(one), median(serial), median(default));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("500 small scenarios (one line each), medians of 5 interleaved rounds:");
+    println!("  one alone, -j 1:      {:>8.1} ms", one * 1e3);
+    println!("  all 500, -j 1:        {:>8.1} ms", serial * 1e3);
+    println!("  all 500, default -j ({cores}): {:>8.1} ms", default * 1e3);
+    println!(
+        "  per scenario at -j 1: {:>8.3} ms (exchange included; beyond the first: {:.3} ms)",
+        serial * 1e3 / 500.0,
+        (serial - one) * 1e3 / 499.0
+    );
+    println!(
+        "  speed-up of the default over -j 1: {:.2}×",
+        serial / default
+    );
+}
+
 fn main() {
+    suite_overhead();
     parallel();
     flood_memory();
     shared_values_memory();
