@@ -33,7 +33,7 @@ mod suite;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The wall limit of one scenario when `--scenario-timeout` is not given.
-pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -93,7 +93,7 @@ pub struct RunArgs {
     /// Default wait of every waiting step, replacing each file's `timeout` (e.g. `5s`).
     #[arg(long, value_name = "D", value_parser = super::parse_duration)]
     pub timeout: Option<Duration>,
-    /// Wall limit of one scenario, `sleep` and `silence` included (default 10m).
+    /// Wall limit of one scenario, `sleep` and `silence` included (default 5m).
     #[arg(long, value_name = "D", value_parser = super::parse_duration)]
     pub scenario_timeout: Option<Duration>,
     /// Wall limit of the whole run: scenarios still running then fail, and those not
