@@ -22,7 +22,7 @@ use crate::scenario::Protocol;
 pub mod tcp;
 pub mod udp;
 
-use tcp::TcpKind;
+use tcp::{TcpKind, Workers};
 use udp::UdpKind;
 
 /// One entry of the catalog of built-in servers.
@@ -64,6 +64,21 @@ pub const CATALOG: &[BuiltinInfo] = &[
         about: "flawed: never closes the connection, even after the client's EOF",
     },
     BuiltinInfo {
+        name: "uppercase-small-buffer",
+        protocol: Protocol::Tcp,
+        about: "flawed: takes one read of at most 1024 bytes as a whole line (a longer line is cut)",
+    },
+    BuiltinInfo {
+        name: "uppercase-two-reads",
+        protocol: Protocol::Tcp,
+        about: "flawed: reads a line with at most two reads, so a line in three pieces is cut",
+    },
+    BuiltinInfo {
+        name: "uppercase-pool",
+        protocol: Protocol::Tcp,
+        about: "flawed: a pool of four workers, so a fifth client waits until one leaves",
+    },
+    BuiltinInfo {
         name: "uppercase",
         protocol: Protocol::Udp,
         about: "answers every datagram with its uppercase, to the sender",
@@ -82,6 +97,11 @@ pub const CATALOG: &[BuiltinInfo] = &[
         name: "uppercase-udp-joins",
         protocol: Protocol::Udp,
         about: "flawed: treats datagrams as a stream and answers two datagrams glued into one",
+    },
+    BuiltinInfo {
+        name: "uppercase-udp-512",
+        protocol: Protocol::Udp,
+        about: "flawed: receives into a 512-byte buffer, so a longer datagram is cut to 512 bytes",
     },
 ];
 
@@ -122,12 +142,15 @@ impl BuiltinServer {
         }
         let (local, task) = match protocol {
             Protocol::Tcp => {
-                let (kind, iterative) = match name {
-                    "uppercase" => (TcpKind::Uppercase, false),
-                    "echo" => (TcpKind::Echo, false),
-                    "uppercase-iterative" => (TcpKind::Uppercase, true),
-                    "uppercase-one-recv" => (TcpKind::OneRecv, false),
-                    "uppercase-no-close" => (TcpKind::NoClose, false),
+                let (kind, workers) = match name {
+                    "uppercase" => (TcpKind::Uppercase, Workers::Unlimited),
+                    "echo" => (TcpKind::Echo, Workers::Unlimited),
+                    "uppercase-iterative" => (TcpKind::Uppercase, Workers::Pool(1)),
+                    "uppercase-one-recv" => (TcpKind::OneRecv, Workers::Unlimited),
+                    "uppercase-no-close" => (TcpKind::NoClose, Workers::Unlimited),
+                    "uppercase-small-buffer" => (TcpKind::SmallBuffer, Workers::Unlimited),
+                    "uppercase-two-reads" => (TcpKind::TwoReads, Workers::Unlimited),
+                    "uppercase-pool" => (TcpKind::Uppercase, Workers::Pool(4)),
                     _ => return Err(unimplemented_entry(name)),
                 };
                 let socket = if addr.is_ipv4() {
@@ -140,7 +163,7 @@ impl BuiltinServer {
                 socket.bind(addr)?;
                 let listener = socket.listen(1024)?;
                 let local = listener.local_addr()?;
-                (local, tokio::spawn(tcp::serve(listener, kind, iterative)))
+                (local, tokio::spawn(tcp::serve(listener, kind, workers)))
             }
             Protocol::Udp => {
                 let kind = match name {
@@ -148,6 +171,7 @@ impl BuiltinServer {
                     "echo" => UdpKind::Echo,
                     "uppercase-udp-fixed-reply" => UdpKind::FixedReply,
                     "uppercase-udp-joins" => UdpKind::Joins,
+                    "uppercase-udp-512" => UdpKind::Small,
                     _ => return Err(unimplemented_entry(name)),
                 };
                 let socket = UdpSocket::bind(addr).await?;

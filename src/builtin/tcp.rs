@@ -1,5 +1,5 @@
 /*!
-The TCP built-in servers: `uppercase`, `echo` and the flawed variants.
+The TCP built-in servers: `uppercase`, `echo` and the flawed variants (`uppercase-iterative`, `-one-recv`, `-no-close`, `-small-buffer`, `-two-reads`, `-pool`).
 
 # How `uppercase` answers (the line rule)
 Every read is uppercased (ASCII only, other bytes kept) and appended to the pending
@@ -36,12 +36,53 @@ pub enum TcpKind {
     OneRecv,
     /// Lines answered in uppercase; the connection is never closed.
     NoClose,
+    /// One read of at most [`SMALL_BUFFER`] bytes taken as a whole line.
+    SmallBuffer,
+    /// A line read with at most two reads, taken as whole.
+    TwoReads,
 }
 
-/// Accepts clients forever. `iterative` serves them one at a time, otherwise each gets
-/// a task (at most [`MAX_CLIENTS`] at once). Client tasks live in a [`JoinSet`] owned by
-/// this future, so aborting it ends them all.
-pub async fn serve(listener: TcpListener, kind: TcpKind, iterative: bool) {
+/// The buffer of `uppercase-small-buffer`.
+pub const SMALL_BUFFER: usize = 1024;
+
+/// How many clients a TCP built-in serves at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// One task per client (at most [`MAX_CLIENTS`]).
+    Unlimited,
+    /// N workers, each serving one client at a time until it leaves; the others wait in
+    /// the listen backlog (1: an iterative server).
+    Pool(usize),
+}
+
+/// Accepts clients forever, as `workers` says. Client tasks live in a [`JoinSet`] owned
+/// by this future, so aborting it ends them all.
+pub async fn serve(listener: TcpListener, kind: TcpKind, workers: Workers) {
+    let n = match workers {
+        Workers::Pool(n) => n.max(1),
+        Workers::Unlimited => return serve_each(listener, kind).await,
+    };
+    let listener = std::sync::Arc::new(listener);
+    let mut pool = JoinSet::new();
+    for _ in 0..n {
+        let listener = std::sync::Arc::clone(&listener);
+        pool.spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let _ = serve_client(stream, kind).await;
+                    }
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                }
+            }
+        });
+    }
+    while pool.join_next().await.is_some() {}
+}
+
+/// A task per client.
+async fn serve_each(listener: TcpListener, kind: TcpKind) {
     let mut clients = JoinSet::new();
     loop {
         while clients.try_join_next().is_some() {}
@@ -58,13 +99,9 @@ pub async fn serve(listener: TcpListener, kind: TcpKind, iterative: bool) {
             }
         };
         let _ = stream.set_nodelay(true);
-        if iterative {
+        clients.spawn(async move {
             let _ = serve_client(stream, kind).await;
-        } else {
-            clients.spawn(async move {
-                let _ = serve_client(stream, kind).await;
-            });
-        }
+        });
     }
 }
 
@@ -85,6 +122,31 @@ pub async fn serve_client(mut stream: TcpStream, kind: TcpKind) -> io::Result<()
             echo(&mut stream).await?;
             stream.shutdown().await
         }
+        TcpKind::SmallBuffer => {
+            let mut buf = vec![0u8; SMALL_BUFFER];
+            loop {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return stream.shutdown().await;
+                }
+                stream.write_all(&as_a_line(buf[..n].to_vec())).await?;
+            }
+        }
+        TcpKind::TwoReads => {
+            let mut buf = vec![0u8; READ_SIZE];
+            loop {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return stream.shutdown().await;
+                }
+                let mut line = buf[..n].to_vec();
+                if !line.contains(&b'\n') {
+                    let more = stream.read(&mut buf).await?;
+                    line.extend_from_slice(&buf[..more]);
+                }
+                stream.write_all(&as_a_line(line)).await?;
+            }
+        }
         TcpKind::OneRecv => {
             let mut buf = vec![0u8; 4096];
             let n = stream.read(&mut buf).await?;
@@ -96,6 +158,17 @@ pub async fn serve_client(mut stream: TcpStream, kind: TcpKind) -> io::Result<()
             stream.shutdown().await
         }
     }
+}
+
+/// What a server that takes `read` for a whole line answers: it without its line end,
+/// uppercased, with a `\n`.
+fn as_a_line(mut read: Vec<u8>) -> Vec<u8> {
+    while read.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+        read.pop();
+    }
+    read.make_ascii_uppercase();
+    read.push(b'\n');
+    read
 }
 
 /// Sends back every byte until EOF.

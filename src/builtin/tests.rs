@@ -268,3 +268,80 @@ async fn udp_joins_glues_two_quick_datagrams_but_answers_a_single_one() {
     assert_eq!(recv_dgram(&c, WAIT).await.unwrap(), b"ABCD");
     assert_eq!(recv_dgram(&c, QUIET).await, None);
 }
+
+#[tokio::test]
+async fn small_buffer_cuts_a_line_of_1024_bytes() {
+    let (_server, mut c) = tcp("uppercase-small-buffer").await;
+    // 1023 letters and the newline fit one read: answered right.
+    let mut line = vec![b'a'; 1023];
+    line.push(b'\n');
+    c.write_all(&line).await.unwrap();
+    let mut want = vec![b'A'; 1023];
+    want.push(b'\n');
+    assert_eq!(read_n(&mut c, 1024).await, want);
+    // 1024 letters and the newline do not: the newline comes back as an empty line.
+    let mut line = vec![b'b'; 1024];
+    line.push(b'\n');
+    c.write_all(&line).await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut want = vec![b'B'; 1024];
+    want.extend_from_slice(b"\n\n");
+    assert_eq!(read_to_eof(&mut c).await, want);
+}
+
+#[tokio::test]
+async fn two_reads_cuts_a_line_in_three_pieces() {
+    let (_server, mut c) = tcp("uppercase-two-reads").await;
+    // Two pieces: the second read completes the line.
+    c.write_all(b"he").await.unwrap();
+    assert!(stays_quiet(&mut c).await);
+    c.write_all(b"llo\n").await.unwrap();
+    assert_eq!(read_n(&mut c, 6).await, b"HELLO\n");
+    // Three pieces: after two reads it answers what it has as a line.
+    c.write_all(b"ab").await.unwrap();
+    assert!(stays_quiet(&mut c).await);
+    c.write_all(b"cd").await.unwrap();
+    assert_eq!(read_n(&mut c, 5).await, b"ABCD\n");
+}
+
+#[tokio::test]
+async fn pool_serves_four_clients_and_makes_a_fifth_wait() {
+    let (server, mut first) = tcp("uppercase-pool").await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(TcpStream::connect(server.local_addr()).await.unwrap());
+    }
+    for c in others.iter_mut().chain(std::iter::once(&mut first)) {
+        c.write_all(b"x\n").await.unwrap();
+        assert_eq!(read_n(c, 2).await, b"X\n");
+    }
+    let mut fifth = TcpStream::connect(server.local_addr()).await.unwrap();
+    fifth.write_all(b"e\n").await.unwrap();
+    assert!(
+        stays_quiet(&mut fifth).await,
+        "a fifth client served at once"
+    );
+    first.shutdown().await.unwrap();
+    assert_eq!(read_to_eof(&mut first).await, b"");
+    assert_eq!(read_n(&mut fifth, 2).await, b"E\n");
+}
+
+#[tokio::test]
+async fn udp_512_cuts_a_longer_datagram() {
+    let server = BuiltinServer::start("uppercase-udp-512", Protocol::Udp, any_port())
+        .await
+        .unwrap();
+    let sock = UdpSocket::bind(any_port()).await.unwrap();
+    let mut buf = vec![0u8; 2048];
+    for (len, want) in [(512, 512), (513, 512), (1000, 512), (3, 3)] {
+        sock.send_to(&vec![b'q'; len], server.local_addr())
+            .await
+            .unwrap();
+        let (n, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+            .await
+            .expect("answer in time")
+            .unwrap();
+        assert_eq!(n, want, "a datagram of {len} bytes");
+        assert!(buf[..n].iter().all(|&b| b == b'Q'));
+    }
+}

@@ -9,6 +9,8 @@ The UDP built-in servers: `uppercase`, `echo` and the flawed variants.
   (uppercased), otherwise the first is answered alone. A datagram from another sender
   during the wait ends the wait: the first is answered alone and the newcomer starts a
   new wait.
+- `uppercase-udp-512`: like `uppercase`, but receives into a 512-byte buffer, so the
+  answer to a longer datagram is cut to its first 512 bytes.
 */
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -32,7 +34,12 @@ pub enum UdpKind {
     FixedReply,
     /// Two datagrams in a row from one sender are answered as one.
     Joins,
+    /// Uppercase, back to the sender, of at most the first [`SMALL_DATAGRAM`] bytes.
+    Small,
 }
+
+/// The receive buffer of `uppercase-udp-512`: a longer datagram is cut to it.
+pub const SMALL_DATAGRAM: usize = 512;
 
 /// Where `uppercase-udp-fixed-reply` sends its answers, given its own port.
 pub fn fixed_reply_port(own: u16) -> u16 {
@@ -80,6 +87,11 @@ pub async fn serve(socket: UdpSocket, kind: UdpKind) {
                 let _ = socket.send_to(&data, from).await;
             }
             UdpKind::Uppercase => {
+                data.make_ascii_uppercase();
+                let _ = socket.send_to(&data, from).await;
+            }
+            UdpKind::Small => {
+                data.truncate(SMALL_DATAGRAM);
                 data.make_ascii_uppercase();
                 let _ = socket.send_to(&data, from).await;
             }
