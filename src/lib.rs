@@ -31,6 +31,7 @@ pub mod action;
 pub mod builtin;
 pub mod cli;
 pub mod diagnostic;
+pub mod explore;
 pub mod grade;
 pub mod interp;
 pub mod limits;

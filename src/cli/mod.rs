@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod color;
+pub mod explore;
 pub mod grade;
 pub mod init;
 pub mod run;
@@ -46,6 +47,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run a built-in reference server in the foreground.
     Serve(serve::ServeArgs),
+    /// Explore a scenario: generate cases, run them against the target, shrink a failure.
+    Explore(explore::ExploreArgs),
     /// Print the JSON Schema of the scenario format.
     Schema,
     /// Review, accept or reject the pending transcripts of `run --snapshots`.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Schema => schema::main(),
+        Command::Explore(args) => explore::main(args),
         Command::Snapshots(args) => snapshots::main(args),
         Command::Init(args) => init::main(args),
         Command::Grade(args) => grade::main(args),

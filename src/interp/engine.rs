@@ -64,6 +64,8 @@ pub enum TargetOverride {
     Command(String),
     /// `--target-addr HOST:PORT`.
     Address(String),
+    /// A built-in server (`explore --reference builtin:NAME`).
+    Builtin(String),
 }
 
 /// Runs `scenario` and returns its result; never panics on a peer's behaviour, and
@@ -168,6 +170,7 @@ fn target_source(scenario: &Scenario, opts: &RunOptions, dir: &str) -> TargetSou
         Some(_) if !uses_target(scenario) => TargetSource::None,
         Some(TargetOverride::Command(c)) => TargetSource::Command(c.clone()),
         Some(TargetOverride::Address(a)) => TargetSource::Address(a.clone()),
+        Some(TargetOverride::Builtin(b)) => TargetSource::Builtin(b.clone()),
         None => scenario.target.source.clone(),
     };
     match source {

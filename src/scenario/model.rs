@@ -45,6 +45,38 @@ pub struct Scenario {
     pub link: LinkSpec,
     /// `steps`, in order.
     pub steps: Vec<Step>,
+    /// `[explore]`: what `netdrill explore` may vary (`run` only takes the defaults of
+    /// its variables, which are in `vars`).
+    pub explore: Option<ExploreSpec>,
+}
+
+/// `[explore]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExploreSpec {
+    /// `chunking`: split every TCP send into random writes.
+    pub chunking: bool,
+    /// `pause_max`: the longest pause between the writes of a split send.
+    pub pause_max: Duration,
+    /// `coalesce`: merge consecutive sends of one actor into one write.
+    pub coalesce: bool,
+    /// `clients = [min, max]`: run the steps as K concurrent copies.
+    pub clients: Option<(usize, usize)>,
+    /// `loss = [min, max]`: UDP link loss, with a random seed per case.
+    pub loss: Option<(f64, f64)>,
+    /// `[explore.vars]`, in file order.
+    pub vars: Vec<(String, VarGen)>,
+}
+
+/// How `[explore.vars]` draws one variable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarGen {
+    /// `regex = "…"`: a string matching it.
+    Regex(String),
+    /// `int = [min, max]`.
+    Int(i64, i64),
+    /// `bytes = [min, max]`: that many random bytes, as hex pairs (`0a ff`), for
+    /// `send_hex` and `recv_hex`.
+    Bytes(usize, usize),
 }
 
 /// What `[target]` says.

@@ -61,7 +61,7 @@ pub fn type_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
-fn wrong_type(key: &str, v: &RawValue<'_>, wanted: &str, example: &str) -> Problem {
+pub fn wrong_type(key: &str, v: &RawValue<'_>, wanted: &str, example: &str) -> Problem {
     Problem::new(
         span(v),
         format!("`{key}` takes {wanted}, not {}", type_name(v.get_ref())),

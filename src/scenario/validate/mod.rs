@@ -18,6 +18,7 @@ use super::suggest::{did_you_mean, one_of};
 use super::vocab;
 use crate::diagnostic::Problem;
 
+mod explore;
 mod link;
 mod tables;
 mod target;
@@ -28,7 +29,7 @@ use target::target;
 
 /// Every top-level key.
 pub const TOP_KEYS: &[&str] = &[
-    "name", "about", "tags", "timeout", "steps", "target", "actors", "vars", "link",
+    "name", "about", "tags", "timeout", "steps", "target", "actors", "vars", "link", "explore",
 ];
 
 /// Every `[target]` key.
@@ -66,9 +67,10 @@ pub fn validate(src: &str, path: &Path, root: &RawTable<'_>) -> Result<Scenario,
         .and_then(|v| ok(&mut problems, raw::expect_duration("timeout", v, false)))
         .unwrap_or(DEFAULT_TIMEOUT);
 
-    let vars = get("vars")
+    let mut vars = get("vars")
         .map(|v| vars(v, &mut problems))
         .unwrap_or_default();
+    let explore = get("explore").map(|v| explore::explore(v, &mut vars, &mut problems));
     let target = target(
         src,
         get("steps").is_some(),
@@ -82,6 +84,9 @@ pub fn validate(src: &str, path: &Path, root: &RawTable<'_>) -> Result<Scenario,
     let link = get("link")
         .map(|v| link(v, target.protocol, &mut problems))
         .unwrap_or_default();
+    if let (Some(e), Some(v)) = (&explore, get("explore")) {
+        explore::check_fits(e, v, target.protocol, &mut problems);
+    }
 
     let mut checker = Checker::new(Env {
         src,
@@ -118,6 +123,7 @@ pub fn validate(src: &str, path: &Path, root: &RawTable<'_>) -> Result<Scenario,
         vars,
         link,
         steps,
+        explore,
     })
 }
 
