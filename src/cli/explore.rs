@@ -36,6 +36,10 @@ pub struct ExploreArgs {
     /// How many cases to try at most.
     #[arg(long, default_value_t = 200)]
     pub cases: u32,
+    /// How many cases run at once (each against its own start of the target); shrinking
+    /// runs one candidate at a time.
+    #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
     /// The seed of the exploration: the same seed draws the same cases.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -95,6 +99,7 @@ pub fn main(args: ExploreArgs) -> ExitCode {
     };
     let opts = Options {
         cases: args.cases,
+        jobs: args.jobs,
         seed: args.seed,
         time: args.time,
         save: args.save.clone(),

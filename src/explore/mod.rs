@@ -42,6 +42,8 @@ pub const CASE_WALL: Duration = Duration::from_secs(300);
 pub struct Options {
     /// How many cases at most.
     pub cases: u32,
+    /// How many cases run at once (shrinking runs one at a time).
+    pub jobs: u32,
     /// The seed of the whole exploration.
     pub seed: u64,
     /// The time budget (generation and shrinking).
@@ -198,23 +200,36 @@ pub async fn explore(
         elapsed_ms: 0,
     };
     let mut failing = None;
-    for n in 1..=opts.cases {
+    let mut n = 0;
+    // Cases are drawn in order and run `jobs` at a time; the first failing one by
+    // number (not by time) is the one shrunk, so a seed always finds the same case.
+    'draw: while n < opts.cases {
         if over() {
             report.out_of_time = true;
             break;
         }
-        let tree = CaseTree::draw(&plan, &mut runner).map_err(Unexplorable)?;
-        let case = tree.current();
-        report.cases_run = n;
+        let batch = (opts.cases - n).min(opts.jobs.max(1));
+        let mut trees = Vec::with_capacity(batch as usize);
+        for _ in 0..batch {
+            trees.push(CaseTree::draw(&plan, &mut runner).map_err(Unexplorable)?);
+        }
+        let cases: Vec<Case> = trees.iter().map(ValueTree::current).collect();
         progress(&format!(
-            "case {n}/{}: {}",
+            "cases {}-{} of {}: {}",
+            n + 1,
+            n + batch,
             opts.cases,
-            describe(&plan, &case)
+            describe(&plan, &cases[0])
         ));
-        if let Verdict::Fail(why) = explorer.run(&case).await? {
-            report.first = Some(explorer.found(n, case, why)?);
-            failing = Some(tree);
-            break;
+        let verdicts = futures::future::join_all(cases.iter().map(|c| explorer.run(c))).await;
+        for ((tree, case), verdict) in trees.into_iter().zip(cases).zip(verdicts) {
+            n += 1;
+            report.cases_run = n;
+            if let Verdict::Fail(why) = verdict? {
+                report.first = Some(explorer.found(n, case, why)?);
+                failing = Some(tree);
+                break 'draw;
+            }
         }
     }
     if let (Some(mut tree), Some(first)) = (failing, report.first.clone()) {
