@@ -36,6 +36,42 @@ pub struct ScenarioDoc {
     vars: Option<BTreeMap<String, VarDoc>>,
     /// The impairing link between the actors and the target.
     link: Option<LinkDoc>,
+    /// What `netdrill explore` may vary (`run` only uses the defaults of its variables).
+    explore: Option<ExploreDoc>,
+}
+
+/// `[explore]`: what `netdrill explore` varies from case to case.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ExploreDoc {
+    /// Split every TCP send into random writes, with random pauses.
+    chunking: Option<bool>,
+    /// The longest pause between the writes of a split send (default "20ms").
+    pause_max: Option<DurationDoc>,
+    /// Merge consecutive sends of one actor into one write.
+    coalesce: Option<bool>,
+    /// Run the steps as K concurrent copies, K in [min, max].
+    clients: Option<[u16; 2]>,
+    /// UDP link loss in [min, max], with a random seed per case.
+    loss: Option<[f64; 2]>,
+    /// Variables drawn per case; `run` uses their `default`.
+    vars: Option<BTreeMap<String, ExploreVarDoc>>,
+}
+
+/// One `[explore.vars]` variable: one generator and a default.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ExploreVarDoc {
+    /// A string matching this regex.
+    regex: Option<String>,
+    /// An integer in [min, max].
+    int: Option<[i64; 2]>,
+    /// [min, max] random bytes, as hex pairs (for send_hex and recv_hex).
+    bytes: Option<[u32; 2]>,
+    /// The value `netdrill run` uses.
+    default: VarDoc,
 }
 
 /// A duration: a number and a unit, like "250ms", "2s" or "1m 30s".

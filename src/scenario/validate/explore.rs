@@ -245,7 +245,7 @@ fn var(name: &str, v: &RawValue<'_>, problems: &mut Vec<Problem>) -> Option<(Var
             )
             .help(
                 did_you_mean(word, EXPLORE_VAR_KEYS.iter().copied()).unwrap_or_else(|| {
-                    format!("a variable takes one of regex, int or bytes, and a default")
+                    "a variable takes one of regex, int or bytes, and a default".to_string()
                 }),
             )),
         };
