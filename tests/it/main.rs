@@ -5,6 +5,7 @@ netdrill's integration tests: one test binary, one module per area.
 mod cli;
 mod docs;
 mod engine;
+mod explore;
 mod failures;
 mod grade;
 mod init;

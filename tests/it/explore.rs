@@ -1,0 +1,225 @@
+//! `netdrill explore` against the flawed built-ins it is meant to catch: each bug found
+//! within 200 cases and shrunk to its boundary, the saved case failing against the
+//! flawed server and passing against the reference; the correct built-in surviving 500
+//! cases of every example; the same seed giving the same result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn netdrill() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_netdrill"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn output(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("netdrill runs")
+}
+
+/// The command that serves built-in `name` as a target.
+fn serve(name: &str, udp: bool) -> String {
+    format!(
+        "{} serve {name}{} --port {{{{port}}}}",
+        env!("CARGO_BIN_EXE_netdrill"),
+        if udp { " --udp" } else { "" }
+    )
+}
+
+/// Explores `example` against flawed built-in `flawed`; the JSON report.
+fn explore_flawed(example: &str, flawed: &str, udp: bool, save: &Path, seed: u64) -> Value {
+    let out = output(
+        netdrill()
+            .args(["explore", "--cases", "200", "--format", "json", "--seed"])
+            .arg(seed.to_string())
+            .arg("--save")
+            .arg(save)
+            .arg("--target-cmd")
+            .arg(serve(flawed, udp))
+            .arg(repo(example)),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{example} against {flawed}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["explorations"][0].clone()
+}
+
+/// Runs the saved case against `target` (a command, or the file's own target).
+fn run_saved(saved: &str, target: Option<String>) -> i32 {
+    let mut c = netdrill();
+    c.args(["run", saved]);
+    if let Some(t) = target {
+        c.arg("--target-cmd").arg(t);
+    }
+    output(&mut c).status.code().unwrap_or(-1)
+}
+
+/// The checks every flawed example shares; returns the shrunk case.
+fn found_and_reproduced(example: &str, flawed: &str, udp: bool) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let r = explore_flawed(example, flawed, udp, dir.path(), 0);
+    assert!(r["cases_run"].as_u64().unwrap() <= 200);
+    assert_eq!(r["confirmed"], true, "{r}");
+    let saved = r["saved"].as_str().unwrap().to_string();
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.starts_with("# The minimal failing case found by `netdrill explore`"));
+    assert!(text.contains("seed 0"), "{text}");
+    assert_eq!(run_saved(&saved, Some(serve(flawed, udp))), 1, "{text}");
+    assert_eq!(run_saved(&saved, None), 0, "against the reference:\n{text}");
+    r["shrunk"]["case"].clone()
+}
+
+fn var_len(case: &Value) -> usize {
+    case["vars"][0][1].as_str().unwrap().len()
+}
+
+#[test]
+fn a_single_read_of_1024_bytes_is_shrunk_to_a_1024_letter_line() {
+    let case = found_and_reproduced(
+        "scenarios/explore/tcp-long-line.toml",
+        "uppercase-small-buffer",
+        false,
+    );
+    // 1024 letters and the newline: one byte more than the server reads.
+    assert_eq!(var_len(&case), 1024, "{case}");
+}
+
+#[test]
+fn two_reads_per_line_is_shrunk_to_three_pieces() {
+    let case = found_and_reproduced(
+        "scenarios/explore/tcp-pieces.toml",
+        "uppercase-two-reads",
+        false,
+    );
+    assert_eq!(case["splits"][0]["pieces"], 3, "{case}");
+}
+
+#[test]
+fn a_pool_of_four_is_shrunk_to_five_clients() {
+    let case = found_and_reproduced(
+        "scenarios/explore/tcp-clients.toml",
+        "uppercase-pool",
+        false,
+    );
+    assert_eq!(case["clients"], 5, "{case}");
+}
+
+#[test]
+fn a_512_byte_buffer_is_shrunk_to_a_513_byte_datagram() {
+    let case = found_and_reproduced(
+        "scenarios/explore/udp-datagram.toml",
+        "uppercase-udp-512",
+        true,
+    );
+    assert_eq!(var_len(&case), 513, "{case}");
+}
+
+#[test]
+fn the_correct_builtins_survive_500_cases_of_every_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = output(
+        netdrill()
+            .args([
+                "explore", "--cases", "500", "-j", "8", "--format", "json", "--save",
+            ])
+            .arg(dir.path())
+            .arg(repo("scenarios/explore")),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    let all = v["explorations"].as_array().unwrap();
+    assert_eq!(all.len(), 4);
+    for e in all {
+        assert_eq!(e["cases_run"], 500, "{e}");
+        assert!(e["first"].is_null(), "{e}");
+    }
+}
+
+#[test]
+fn the_same_seed_finds_and_shrinks_to_the_same_case() {
+    let runs: Vec<Value> = (0..2)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            explore_flawed(
+                "scenarios/explore/tcp-long-line.toml",
+                "uppercase-small-buffer",
+                false,
+                dir.path(),
+                7,
+            )
+        })
+        .collect();
+    for key in ["cases_run", "first", "shrunk", "shrink_steps"] {
+        assert_eq!(runs[0][key], runs[1][key], "{key}");
+    }
+    // Another seed draws other cases.
+    let dir = tempfile::tempdir().unwrap();
+    let other = explore_flawed(
+        "scenarios/explore/tcp-long-line.toml",
+        "uppercase-small-buffer",
+        false,
+        dir.path(),
+        8,
+    );
+    assert_ne!(other["first"]["case"], runs[0]["first"]["case"]);
+}
+
+#[test]
+fn differential_mode_compares_transcripts_with_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = output(
+        netdrill()
+            .args([
+                "explore",
+                "--cases",
+                "50",
+                "--format",
+                "json",
+                "--reference",
+            ])
+            .arg("builtin:uppercase")
+            .arg("--target-cmd")
+            .arg(serve("uppercase-small-buffer", false))
+            .arg("--save")
+            .arg(dir.path())
+            .arg(repo("scenarios/explore/tcp-long-line.toml")),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &v["explorations"][0];
+    assert_eq!(e["mode"], "differential");
+    assert!(
+        e["first"]["failure"]
+            .as_str()
+            .unwrap()
+            .starts_with("the transcript differs from the reference's"),
+        "{e}"
+    );
+    // A reference that fails the scenario's own expectations is a scenario bug.
+    let bug = output(
+        netdrill()
+            .args(["explore", "--cases", "5", "--reference", "builtin:echo"])
+            .arg(repo("scenarios/explore/tcp-long-line.toml")),
+    );
+    assert_eq!(bug.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bug.stderr).contains("scenario bug"));
+}
+
+#[test]
+fn a_scenario_without_explore_is_refused() {
+    let out = output(
+        netdrill()
+            .args(["explore"])
+            .arg(repo("scenarios/tcp/one-line.toml")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no [explore] table"));
+}
