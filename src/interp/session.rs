@@ -244,7 +244,7 @@ impl<'s, 'a> Session<'s, 'a> {
         }
         let text: Arc<str> = t
             .render(|name| self.vars.get(name).cloned())
-            .map_err(missing)?
+            .map_err(Failure::msg)?
             .into();
         if shareable {
             lock(&self.shared.renders).insert(
@@ -273,7 +273,7 @@ impl<'s, 'a> Session<'s, 'a> {
     /// Renders `t` with this session's values.
     pub(crate) fn render(&self, t: &Template) -> Result<String, Failure> {
         t.render(|name| self.vars.get(name).cloned())
-            .map_err(|name| Failure::msg(format!("`{{{{{name}}}}}` has no value at this step")))
+            .map_err(Failure::msg)
     }
 
     pub(crate) fn bytes(&self, p: &Payload) -> Result<Arc<[u8]>, Failure> {

@@ -15,7 +15,7 @@ use crate::diagnostic::Problem;
 /// A placeholder found in a string: its name, and its byte range in the decoded string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placeholder {
-    /// The trimmed name.
+    /// The variable's name, trimmed and without its filters (`{{ a | len }}` is `a`).
     pub name: String,
     /// Byte offset of `{{` in the decoded string.
     pub at: usize,
@@ -29,27 +29,26 @@ pub fn placeholders(raw: &str) -> Vec<Placeholder> {
     super::template::scan_braces(raw)
         .map_while(Result::ok)
         .map(|b| Placeholder {
-            name: raw[b.inner].trim().to_string(),
+            name: super::template::placeholder_name(&raw[b.inner]).to_string(),
             at: b.open,
             len: b.end - b.open,
         })
         .collect()
 }
 
-/// Parses a string value as a template; a malformed placeholder points at its `{{`.
+/// Parses a string value as a template; a malformed placeholder points at its `{{`, an
+/// unknown filter at itself.
 pub fn template(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Template, Problem> {
     Template::parse(text).map_err(|e| {
-        let len = text[e.offset..]
-            .find("}}")
-            .map(|c| c + 2)
-            .unwrap_or(2)
-            .min(text.len() - e.offset);
+        let len = e.len.min(text.len() - e.offset).max(1);
         Problem::new(
             string_span(src, v, e.offset, len),
             format!("bad placeholder in `{key}`: {}", e.message),
-            "malformed placeholder",
+            e.label,
         )
-        .help("a placeholder is `{{name}}`, the name made of letters, digits, `_`, `-` and `.`")
+        .help(e.help.unwrap_or_else(|| {
+            "a placeholder is `{{name}}`, the name made of letters, digits, `_`, `-` and `.`, optionally with filters: `{{name | upper}}`".to_string()
+        }))
     })
 }
 
@@ -82,7 +81,10 @@ pub fn pattern(
     let probe = if t.is_literal() {
         text.to_string()
     } else {
-        t.render(|_| Some("x".to_string())).unwrap_or_default()
+        // A number filter cannot take `x`; every filter takes `0`.
+        t.render(|_| Some("x"))
+            .or_else(|_| t.render(|_| Some("0")))
+            .unwrap_or_default()
     };
     let compiled = match cache.get(&probe) {
         Some(re) => Ok(re.clone()),
@@ -292,6 +294,14 @@ mod tests {
         assert_eq!(p[0].name, "x");
         assert_eq!((p[0].at, p[0].len), (2, 7));
         assert_eq!((p[1].at, p[1].len), (12, 10));
+    }
+
+    #[test]
+    fn placeholder_names_leave_out_the_filters() {
+        let p = placeholders("{{ line | len | u16be }} {{x|hex}}");
+        assert_eq!(p[0].name, "line");
+        assert_eq!((p[0].at, p[0].len), (0, 24));
+        assert_eq!(p[1].name, "x");
     }
 
     #[test]
