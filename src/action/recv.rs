@@ -4,6 +4,9 @@ take); on UDP the next datagram is exactly this one, optionally `from` someone, 
 `resend` for stop-and-wait retransmission.
 */
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use super::{Action, BASE, Decl, Session, StepCx, StepOutput, ValueType, Word};
 use crate::diagnostic::Problem;
 use crate::interp::tcp::{fill_wildcards, masked_difference};
@@ -53,8 +56,13 @@ pub struct Recv {
 fn parse(cx: &mut StepCx<'_, '_>) -> Result<Action, Problem> {
     let (expect, any) = if cx.word() == "recv_hex" {
         let text = cx.string()?;
-        let (bytes, any) = values::hex_pattern(cx.src(), "recv_hex", cx.value(), text, true)?;
-        (Payload::Hex(bytes), any)
+        let value = cx.value();
+        if let Some(t) = cx.hex_text("recv_hex", value, text, true)? {
+            (Payload::HexTemplate(t), Vec::new())
+        } else {
+            let (bytes, any) = values::hex_pattern(cx.src(), "recv_hex", value, text, true)?;
+            (Payload::Hex(bytes), any)
+        }
     } else {
         (cx.payload()?, Vec::new())
     };
@@ -114,12 +122,15 @@ pub(super) fn from_target(from: &Option<Template>) -> bool {
     from.as_ref().is_some_and(|f| f.raw() == "target")
 }
 
+/// The bytes a `recv` expects, and per byte whether any will do (empty when none will).
+type Expected<'a> = (Arc<[u8]>, Cow<'a, [bool]>);
+
 impl Recv {
     /// `recv` or `recv_hex`.
     pub fn word(&self) -> &'static str {
         match self.expect {
             Payload::Text(_) => "recv",
-            Payload::Hex(_) => "recv_hex",
+            Payload::Hex(_) | Payload::HexTemplate(_) => "recv_hex",
         }
     }
 
@@ -133,6 +144,11 @@ impl Recv {
     pub fn detail(&self, cx: &Session<'_, '_>) -> String {
         let mut shown = match &self.expect {
             Payload::Hex(b) if !self.any.is_empty() => shown_with_wildcards(b, &self.any),
+            Payload::HexTemplate(t) => match cx.hex(t, true) {
+                Ok((b, any)) if !any.is_empty() => shown_with_wildcards(&b, &any),
+                Ok((b, _)) => show_hex(&b),
+                Err(_) => format!("\"{t}\""),
+            },
             other => cx.shown(other),
         };
         if self.prefix {
@@ -141,36 +157,44 @@ impl Recv {
         with_from(shown, &self.from)
     }
 
+    /// The bytes expected, and per byte whether any will do (empty when none will).
+    fn expected(&self, cx: &Session<'_, '_>) -> Result<Expected<'_>, Failure> {
+        match &self.expect {
+            Payload::HexTemplate(t) => {
+                let (bytes, any) = cx.hex(t, true)?;
+                Ok((bytes.into(), Cow::Owned(any)))
+            }
+            other => Ok((cx.bytes(other)?, Cow::Borrowed(&self.any))),
+        }
+    }
+
     /// Reads and compares.
     pub async fn exec(&self, cx: &mut Session<'_, '_>, step: &Step) -> StepOutput {
         let name = step.actor.as_str();
         let timeout = cx.timeout(step);
-        let want = cx.bytes(&self.expect)?;
-        let hex = matches!(self.expect, Payload::Hex(_));
+        let (want, any) = self.expected(cx)?;
+        let hex = self.expect.is_hex();
         if cx.is_udp(name) {
             let (got, sender) = cx.udp_recv(name, step.resend, timeout).await?;
             cx.check_from(&self.from, sender)?;
-            if !datagram_matches(&want, &self.any, self.prefix, &got) {
-                return Err(self.datagram_differs(&want, &got, hex));
+            if !datagram_matches(&want, &any, self.prefix, &got) {
+                return Err(self.datagram_differs(&want, &any, &got, hex));
             }
             return Ok(Some(got));
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let got = cx
-            .tcp(name)?
-            .recv_exact(&want, &self.any, hex, deadline)
-            .await?;
+        let got = cx.tcp(name)?.recv_exact(&want, &any, hex, deadline).await?;
         Ok(Some(got))
     }
 
-    /// The failure of a datagram that is not the expected one.
-    fn datagram_differs(&self, want: &[u8], got: &[u8], hex: bool) -> Failure {
+    /// The failure of a datagram that is not the expected one (`any`: its wildcards).
+    fn datagram_differs(&self, want: &[u8], any: &[bool], got: &[u8], hex: bool) -> Failure {
         let (show, kind): (fn(&[u8]) -> String, _) = if hex {
             (show_hex, EvidenceKind::Hex)
         } else {
             (show_bytes, EvidenceKind::Text)
         };
-        let filled = fill_wildcards(want, &self.any, got);
+        let filled = fill_wildcards(want, any, got);
         // With `prefix`, what follows the expected bytes is not compared.
         let compared = if self.prefix && got.len() >= want.len() {
             &got[..want.len()]
@@ -182,10 +206,10 @@ impl Recv {
         } else {
             "the datagram differs from the expected one"
         };
-        let expected = if self.any.is_empty() {
+        let expected = if any.is_empty() {
             show(want)
         } else {
-            shown_with_wildcards(want, &self.any)
+            shown_with_wildcards(want, any)
         };
         Failure::diff(message, expected, show(got))
             .with_evidence(Evidence::compare(kind, &filled, compared))

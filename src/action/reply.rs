@@ -48,7 +48,7 @@ impl Reply {
     pub fn word(&self) -> &'static str {
         match self.data {
             Payload::Text(_) => "reply",
-            Payload::Hex(_) => "reply_hex",
+            Payload::Hex(_) | Payload::HexTemplate(_) => "reply_hex",
         }
     }
 

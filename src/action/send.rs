@@ -134,7 +134,7 @@ impl Send {
     pub fn word(&self) -> &'static str {
         match self.data {
             Payload::Text(_) => "send",
-            Payload::Hex(_) => "send_hex",
+            Payload::Hex(_) | Payload::HexTemplate(_) => "send_hex",
         }
     }
 

@@ -115,15 +115,18 @@ fn target_command(
     if let Some(p) = &port {
         env.push(("NETDRILL_PORT".to_string(), p.clone()));
     }
-    Template::parse(cmd)
-        .map_err(|e| Failure::msg(format!("bad target command: {}", e.message)))?
-        .render(|name| match name {
-            "port" => port.clone(),
-            _ => cx.var(name).map(str::to_string),
-        })
-        .map_err(|name| {
-            Failure::msg(format!(
-                "`{{{{{name}}}}}` in the target's command has no value: listen or bind first"
-            ))
-        })
+    let template = Template::parse(cmd)
+        .map_err(|e| Failure::msg(format!("bad target command: {}", e.message)))?;
+    let value = |name: &str| match name {
+        "port" => port.clone(),
+        _ => cx.var(name).map(str::to_string),
+    };
+    if let Some(name) = template.vars().find(|name| value(name).is_none()) {
+        return Err(Failure::msg(format!(
+            "`{{{{{name}}}}}` in the target's command has no value: listen or bind first"
+        )));
+    }
+    template
+        .render(value)
+        .map_err(|e| Failure::msg(format!("the target's command: {e}")))
 }

@@ -244,7 +244,7 @@ impl<'s, 'a> Session<'s, 'a> {
         }
         let text: Arc<str> = t
             .render(|name| self.vars.get(name).cloned())
-            .map_err(missing)?
+            .map_err(Failure::msg)?
             .into();
         if shareable {
             lock(&self.shared.renders).insert(
@@ -273,13 +273,30 @@ impl<'s, 'a> Session<'s, 'a> {
     /// Renders `t` with this session's values.
     pub(crate) fn render(&self, t: &Template) -> Result<String, Failure> {
         t.render(|name| self.vars.get(name).cloned())
-            .map_err(|name| Failure::msg(format!("`{{{{{name}}}}}` has no value at this step")))
+            .map_err(Failure::msg)
+    }
+
+    /// Renders a hex template (`"{{n | u16be}} {{body | hex}}"`) and decodes it: the
+    /// bytes, and per byte whether it is `??` (with `wildcards`; empty when none is).
+    pub(crate) fn hex(
+        &self,
+        t: &Template,
+        wildcards: bool,
+    ) -> Result<(Vec<u8>, Vec<bool>), Failure> {
+        let text = self.render(t)?;
+        crate::scenario::values::decode_hex(&text, wildcards).map_err(|why| {
+            Failure::msg(format!(
+                "`{t}` gives {}, which is not hex: {why}",
+                show_bytes(text.as_bytes())
+            ))
+        })
     }
 
     pub(crate) fn bytes(&self, p: &Payload) -> Result<Arc<[u8]>, Failure> {
         match p {
             Payload::Text(t) => Ok(Arc::<[u8]>::from(self.render_shared(t)?)),
             Payload::Hex(b) => Ok(Arc::from(b.as_slice())),
+            Payload::HexTemplate(t) => Ok(Arc::from(self.hex(t, false)?.0)),
         }
     }
 
@@ -386,6 +403,10 @@ impl<'s, 'a> Session<'s, 'a> {
     pub(crate) fn shown(&self, p: &Payload) -> String {
         match p {
             Payload::Hex(b) => show_hex(b),
+            Payload::HexTemplate(t) => match self.hex(t, false) {
+                Ok((b, _)) => show_hex(&b),
+                Err(_) => format!("\"{t}\""),
+            },
             Payload::Text(t) => match self.render_shared(t) {
                 Ok(s) if s.len() >= SHARE_RENDERS_FROM => self.shown_once(&s),
                 Ok(s) => show_bytes(s.as_bytes()),

@@ -248,13 +248,24 @@ impl CaptureAs {
     }
 }
 
-/// Bytes to send or expect: text (templated) or hex (raw bytes).
+/// Bytes to send or expect: text (templated) or hex (raw bytes, or a template that
+/// renders to hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     /// A TOML string, sent as its UTF-8 bytes after templating.
     Text(Template),
     /// Bytes given in hex.
     Hex(Vec<u8>),
+    /// Hex with placeholders (`"{{n | u16be}} {{body | hex}}"`): rendered when the step
+    /// runs, then decoded.
+    HexTemplate(Template),
+}
+
+impl Payload {
+    /// True for bytes given in hex (`send_hex`, `recv_hex`, `reply_hex`).
+    pub fn is_hex(&self) -> bool {
+        !matches!(self, Payload::Text(_))
+    }
 }
 
 /// A regular expression as written; compiled at load time when it has no placeholder.

@@ -219,7 +219,11 @@ impl JsonSchema for StepDoc {
 fn value_schema(t: ValueType, about: &str, steps: &Schema) -> serde_json::Value {
     let s = match t {
         ValueType::Text => json_schema!({ "type": "string" }),
-        ValueType::Hex => json_schema!({ "type": "string", "pattern": "^[0-9a-fA-F\\s]*$" }),
+        // Hex digits, `??` (any byte, in `recv_hex`) and `{{…}}` placeholders.
+        ValueType::Hex => json_schema!({
+            "type": "string",
+            "pattern": "^(?:[0-9a-fA-F?\\s]|\\{\\{[^{}]*\\}\\})*$"
+        }),
         ValueType::Regex => json_schema!({ "type": "string", "format": "regex" }),
         ValueType::Duration => json_schema!({ "type": "string" }),
         ValueType::True => json_schema!({ "const": true }),

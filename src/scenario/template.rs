@@ -1,12 +1,14 @@
 /*!
-`{{name}}` templating in scenario strings.
+`{{name}}` templating in scenario strings, with filters: `{{name | len | u16be}}`.
 
 A [`Template`] is parsed once, when the scenario is loaded, into literal parts and
 placeholders; the loader checks every placeholder against the variables known at that
-step, and the interpreter renders it with the values known at run time.
+step, and the interpreter renders it with the values known at run time. A placeholder's
+[`Filter`]s are applied to its value left to right.
 */
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// One piece of a parsed template: a byte range of its text.
@@ -16,17 +18,155 @@ enum Part {
     Lit(u32, u32),
     /// A `{{name}}` placeholder: the range of the name, trimmed (`{{ a }}` is `a`).
     Var(u32, u32),
+    /// A `{{name | f | g}}` placeholder: the range of the name, then where its filters
+    /// start in [`Template::filters`] and how many there are.
+    Filtered(u32, u32, u16, u16),
 }
 
-/// A string that may hold `{{name}}` placeholders.
+/// A filter of a placeholder (`{{line | upper}}`), applied to the variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Filter {
+    /// ASCII uppercase; other bytes unchanged.
+    Upper,
+    /// ASCII lowercase; other bytes unchanged.
+    Lower,
+    /// The length in bytes, in decimal.
+    Len,
+    /// The bytes as lowercase hex pairs separated by spaces (`48 69`), as `send_hex`
+    /// and `recv_hex` take them.
+    Hex,
+    /// A decimal integer from 0 to 65535 as 2 bytes, most significant first, in hex
+    /// (`00 05`).
+    U16be,
+    /// A decimal integer from 0 to 4294967295 as 4 bytes, most significant first, in
+    /// hex (`00 00 00 05`).
+    U32be,
+}
+
+impl Filter {
+    /// Every filter, in the order the documentation lists them.
+    pub const ALL: [Filter; 6] = [
+        Filter::Upper,
+        Filter::Lower,
+        Filter::Len,
+        Filter::Hex,
+        Filter::U16be,
+        Filter::U32be,
+    ];
+
+    /// The names of [`Filter::ALL`], as written in a template.
+    pub const NAMES: [&'static str; 6] = ["upper", "lower", "len", "hex", "u16be", "u32be"];
+
+    /// Its name in a template.
+    pub fn name(self) -> &'static str {
+        match self {
+            Filter::Upper => "upper",
+            Filter::Lower => "lower",
+            Filter::Len => "len",
+            Filter::Hex => "hex",
+            Filter::U16be => "u16be",
+            Filter::U32be => "u32be",
+        }
+    }
+
+    /// The filter called `name`.
+    pub fn from_name(name: &str) -> Option<Filter> {
+        Filter::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Applies the filter to `value`. `what` says where the value comes from (`line`,
+    /// `line | len`), for the error of a number filter given something that is not a
+    /// number it can write.
+    pub fn apply(self, value: &str, what: &str) -> Result<String, String> {
+        Ok(match self {
+            Filter::Upper => value.to_ascii_uppercase(),
+            Filter::Lower => value.to_ascii_lowercase(),
+            Filter::Len => value.len().to_string(),
+            Filter::Hex => spaced_hex(value.as_bytes()),
+            Filter::U16be => spaced_hex(&(self.number(value, what, 0xffff)? as u16).to_be_bytes()),
+            Filter::U32be => {
+                spaced_hex(&(self.number(value, what, 0xffff_ffff)? as u32).to_be_bytes())
+            }
+        })
+    }
+
+    /// `value` as a decimal integer from 0 to `max`.
+    fn number(self, value: &str, what: &str, max: u64) -> Result<u64, String> {
+        let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        match value.parse::<u64>() {
+            Ok(n) if digits && n <= max => Ok(n),
+            _ => Err(format!(
+                "`{}` needs an integer from 0 to {max}, and `{what}` is {}",
+                self.name(),
+                shown_value(value, digits)
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Bytes as lowercase hex pairs separated by single spaces.
+fn spaced_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, &b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// A value in an error message: a number as it is, anything else quoted, and cut short
+/// past 40 characters.
+fn shown_value(value: &str, digits: bool) -> String {
+    const SHOWN: usize = 40;
+    if digits && value.len() <= SHOWN {
+        return value.to_string();
+    }
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(SHOWN).collect();
+    if chars.next().is_some() {
+        format!("{head:?}… ({} bytes)", value.len())
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// Applies `filters` to `value`, the value of the variable `name`, left to right.
+pub fn apply_filters(name: &str, value: &str, filters: &[Filter]) -> Result<String, String> {
+    let Some((first, rest)) = filters.split_first() else {
+        return Ok(value.to_string());
+    };
+    let mut out = first.apply(value, name)?;
+    let mut what = format!("{name} | {first}");
+    for f in rest {
+        out = f.apply(&out, &what)?;
+        what.push_str(" | ");
+        what.push_str(f.name());
+    }
+    Ok(out)
+}
+
+/// A string that may hold `{{name}}` placeholders, with filters (`{{name | upper}}`).
 ///
 /// The text is shared (`Arc`), and the parts are ranges of it; a template without
-/// placeholders has no parts, so rendering it is a reference count, not a copy.
+/// placeholders has no parts, so rendering it is a reference count, not a copy, and one
+/// without filters has no filters to allocate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     raw: Arc<str>,
     /// Empty when there is no placeholder.
     parts: Box<[Part]>,
+    /// The filters of every placeholder, in order; empty when none has any.
+    filters: Box<[Filter]>,
 }
 
 /// Why a template string could not be parsed.
@@ -34,35 +174,53 @@ pub struct Template {
 pub struct TemplateError {
     /// Byte offset of the problem inside the template string.
     pub offset: usize,
+    /// Byte length of the problem (at least 1, within the string).
+    pub len: usize,
     /// What is wrong.
     pub message: String,
+    /// A short label for the place (`malformed placeholder`, `unknown filter`).
+    pub label: &'static str,
+    /// How to fix it, when there is more to say than what a placeholder looks like.
+    pub help: Option<String>,
 }
 
 impl Template {
-    /// Parses `raw`. `{{` opens a placeholder that `}}` closes; the name inside is made
-    /// of letters, digits, `_`, `-` and `.` (`{{alice.port}}`).
+    /// Parses `raw`. `{{` opens a placeholder that `}}` closes; inside is a name made of
+    /// letters, digits, `_`, `-` and `.` (`{{alice.port}}`), then any number of
+    /// `| filter` ([`Filter::NAMES`]); spaces around each are allowed.
     pub fn parse(raw: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
+        let mut filters = Vec::new();
         let mut offset = 0;
         for braces in scan_braces(raw) {
-            let Braces { open, inner, end } = braces.map_err(|open| TemplateError {
+            let braces = braces.map_err(|open| TemplateError {
                 offset: open,
+                len: 2,
                 message: "`{{` is never closed by `}}`".into(),
+                label: "malformed placeholder",
+                help: None,
             })?;
-            if open > offset {
-                parts.push(Part::Lit(offset as u32, open as u32));
+            if braces.open > offset {
+                parts.push(Part::Lit(offset as u32, braces.open as u32));
             }
-            let text = &raw[inner.clone()];
-            let name = text.trim();
-            if !super::values::is_name(name, true) {
-                return Err(TemplateError {
-                    offset: open,
-                    message: format!("`{{{{{text}}}}}` is not a variable name"),
-                });
+            let (name, own) = placeholder(raw, &braces)?;
+            let (a, b) = (name.start as u32, name.end as u32);
+            if own.is_empty() {
+                parts.push(Part::Var(a, b));
+            } else {
+                let too_many = || TemplateError {
+                    offset: braces.open,
+                    len: braces.end - braces.open,
+                    message: "too many filters in one string".into(),
+                    label: "too many filters",
+                    help: None,
+                };
+                let start = u16::try_from(filters.len()).map_err(|_| too_many())?;
+                let count = u16::try_from(own.len()).map_err(|_| too_many())?;
+                filters.extend(own);
+                parts.push(Part::Filtered(a, b, start, count));
             }
-            let start = inner.start + (text.len() - text.trim_start().len());
-            parts.push(Part::Var(start as u32, (start + name.len()) as u32));
-            offset = end;
+            offset = braces.end;
         }
         if parts.is_empty() {
             return Ok(Template::literal(raw));
@@ -73,6 +231,7 @@ impl Template {
         Ok(Template {
             raw: Arc::from(raw),
             parts: parts.into_boxed_slice(),
+            filters: filters.into_boxed_slice(),
         })
     }
 
@@ -81,6 +240,7 @@ impl Template {
         Template {
             raw: Arc::from(text),
             parts: Box::new([]),
+            filters: Box::new([]),
         }
     }
 
@@ -98,10 +258,23 @@ impl Template {
         &self.raw[start as usize..end as usize]
     }
 
-    /// The names of the placeholders, in order of appearance.
+    fn filters_of(&self, start: u16, count: u16) -> &[Filter] {
+        &self.filters[usize::from(start)..usize::from(start) + usize::from(count)]
+    }
+
+    /// The names of the placeholders, in order of appearance (without their filters).
     pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.placeholders().map(|(name, _)| name)
+    }
+
+    /// The placeholders, in order of appearance: each one's variable name and its
+    /// filters (empty for a plain `{{name}}`).
+    pub fn placeholders(&self) -> impl Iterator<Item = (&str, &[Filter])> {
         self.parts.iter().filter_map(|p| match *p {
-            Part::Var(a, b) => Some(self.slice(a, b)),
+            Part::Var(a, b) => Some((self.slice(a, b), &[][..])),
+            Part::Filtered(a, b, start, count) => {
+                Some((self.slice(a, b), self.filters_of(start, count)))
+            }
             Part::Lit(..) => None,
         })
     }
@@ -111,7 +284,14 @@ impl Template {
         self.parts.is_empty()
     }
 
-    /// Replaces every placeholder with `lookup(name)`; the first unknown name is the error.
+    /// True when some placeholder has a filter.
+    pub fn has_filters(&self) -> bool {
+        !self.filters.is_empty()
+    }
+
+    /// Replaces every placeholder with `lookup(name)`, its filters applied. The error
+    /// is a message: the first name without a value (`` `{{x}}` has no value at this
+    /// step ``), or the first filter that cannot take its value.
     pub fn render<F, S>(&self, lookup: F) -> Result<String, String>
     where
         F: FnMut(&str) -> Option<S>,
@@ -128,18 +308,98 @@ impl Template {
         F: FnMut(&str) -> Option<S>,
         S: AsRef<str>,
     {
+        let mut value = |name: &str| lookup(name).ok_or_else(|| missing(name));
         let mut out = String::with_capacity(self.raw.len());
         for part in self.parts.iter() {
             match *part {
                 Part::Lit(a, b) => out.push_str(self.slice(a, b)),
-                Part::Var(a, b) => match lookup(self.slice(a, b)) {
-                    Some(val) => out.push_str(val.as_ref()),
-                    None => return Err(self.slice(a, b).to_string()),
-                },
+                Part::Var(a, b) => out.push_str(value(self.slice(a, b))?.as_ref()),
+                Part::Filtered(a, b, start, count) => {
+                    let name = self.slice(a, b);
+                    let filtered =
+                        apply_filters(name, value(name)?.as_ref(), self.filters_of(start, count))?;
+                    out.push_str(&filtered);
+                }
             }
         }
         Ok(out)
     }
+}
+
+/// The error of a placeholder without a value.
+fn missing(name: &str) -> String {
+    format!("`{{{{{name}}}}}` has no value at this step")
+}
+
+/// The variable's name in the text between `{{` and `}}`: what comes before any `|`,
+/// trimmed (`" line | upper "` is `line`).
+pub fn placeholder_name(inner: &str) -> &str {
+    inner.split('|').next().unwrap_or_default().trim()
+}
+
+/// Parses the placeholder `braces` of `raw`: the byte range of its name in `raw`, and
+/// its filters. Errors point into `raw`.
+pub fn placeholder(
+    raw: &str,
+    braces: &Braces,
+) -> Result<(Range<usize>, Vec<Filter>), TemplateError> {
+    let text = &raw[braces.inner.clone()];
+    let mut segments = text.split('|');
+    let first = segments.next().unwrap_or_default();
+    let name = first.trim();
+    if !super::values::is_name(name, true) {
+        return Err(TemplateError {
+            offset: braces.open,
+            len: braces.end - braces.open,
+            message: format!("`{{{{{text}}}}}` is not a variable name"),
+            label: "malformed placeholder",
+            help: None,
+        });
+    }
+    let start = braces.inner.start + (first.len() - first.trim_start().len());
+    let mut filters = Vec::new();
+    // Just past the segment before: a `|` is there.
+    let mut at = braces.inner.start + first.len();
+    for segment in segments {
+        let bar = at;
+        at += 1 + segment.len();
+        let word = segment.trim();
+        if word.is_empty() {
+            return Err(TemplateError {
+                offset: bar,
+                len: 1,
+                message: format!("a `|` in `{{{{{text}}}}}` is not followed by a filter"),
+                label: "no filter",
+                help: Some(format!(
+                    "write a filter after each `|`, like `{{{{{name} | upper}}}}`: {}",
+                    filters_help()
+                )),
+            });
+        }
+        match Filter::from_name(word) {
+            Some(f) => filters.push(f),
+            None => {
+                let offset = bar + 1 + (segment.len() - segment.trim_start().len());
+                let help = match super::suggest::did_you_mean(word, Filter::NAMES) {
+                    Some(d) => format!("{d} {}", filters_help()),
+                    None => filters_help(),
+                };
+                return Err(TemplateError {
+                    offset,
+                    len: word.len(),
+                    message: format!("`{word}` is not a template filter"),
+                    label: "unknown filter",
+                    help: Some(help),
+                });
+            }
+        }
+    }
+    Ok((start..start + name.len(), filters))
+}
+
+/// What the filters are.
+fn filters_help() -> String {
+    format!("the filters are {}", super::suggest::one_of(&Filter::NAMES))
 }
 
 /// One `{{…}}` in a string: where `{{` is, the text between the braces, and the offset
@@ -233,6 +493,138 @@ mod tests {
     #[test]
     fn render_reports_the_unknown_name() {
         let t = Template::parse("{{x}}{{y}}").unwrap();
-        assert_eq!(t.render(|v| (v == "x").then(String::new)), Err("y".into()));
+        assert_eq!(
+            t.render(|v| (v == "x").then(String::new)),
+            Err("`{{y}}` has no value at this step".into())
+        );
+        let t = Template::parse("{{x}}{{y | upper}}").unwrap();
+        assert_eq!(
+            t.render(|v| (v == "x").then(String::new)),
+            Err("`{{y}}` has no value at this step".into())
+        );
+    }
+
+    /// Renders `t` with `line = value`.
+    fn with_line(t: &str, value: &str) -> Result<String, String> {
+        Template::parse(t)
+            .unwrap()
+            .render(|v| (v == "line").then_some(value))
+    }
+
+    #[test]
+    fn filters_parse_with_or_without_spaces() {
+        for text in [
+            "{{line|len|u16be}}",
+            "{{ line | len | u16be }}",
+            "{{line |len|  u16be}}",
+        ] {
+            let t = Template::parse(text).unwrap();
+            assert_eq!(t.vars().collect::<Vec<_>>(), ["line"], "{text}");
+            assert_eq!(
+                t.placeholders().collect::<Vec<_>>(),
+                [("line", &[Filter::Len, Filter::U16be][..])],
+                "{text}"
+            );
+            assert!(t.has_filters());
+        }
+        let t = Template::parse("a {{x}} b {{ y | hex }} {{z|upper|lower}}").unwrap();
+        assert_eq!(
+            t.placeholders().collect::<Vec<_>>(),
+            [
+                ("x", &[][..]),
+                ("y", &[Filter::Hex][..]),
+                ("z", &[Filter::Upper, Filter::Lower][..]),
+            ]
+        );
+        let plain = Template::parse("{{x}} and {{y}}").unwrap();
+        assert!(!plain.has_filters());
+        assert!(plain.filters.is_empty());
+        for name in Filter::NAMES {
+            assert_eq!(Filter::from_name(name).map(Filter::name), Some(name));
+        }
+    }
+
+    #[test]
+    fn an_unknown_filter_points_at_itself_and_suggests_the_closest() {
+        let e = Template::parse("GET {{ path | uper }}").unwrap_err();
+        assert_eq!((e.offset, e.len), (14, 4));
+        assert_eq!(e.message, "`uper` is not a template filter");
+        assert_eq!(e.label, "unknown filter");
+        let help = e.help.unwrap();
+        assert!(help.starts_with("did you mean `upper`?"), "{help}");
+        assert!(help.contains("`u16be` or `u32be`"), "{help}");
+        let e = Template::parse("{{x|len|banana}}").unwrap_err();
+        assert_eq!((e.offset, e.len), (8, 6));
+        assert!(!e.help.unwrap().contains("did you mean"));
+        let e = Template::parse("{{x | }}").unwrap_err();
+        assert_eq!((e.offset, e.len, e.label), (4, 1, "no filter"));
+        let e = Template::parse("ab{{ | upper}}").unwrap_err();
+        assert_eq!((e.offset, e.len), (2, 12));
+        assert!(e.message.contains("is not a variable name"));
+    }
+
+    #[test]
+    fn each_filter_renders() {
+        assert_eq!(
+            with_line("{{line | upper}}", "héllo, World").unwrap(),
+            "HéLLO, WORLD"
+        );
+        assert_eq!(
+            with_line("{{line | lower}}", "HÉLLO, World").unwrap(),
+            "hÉllo, world"
+        );
+        assert_eq!(with_line("{{line | len}}", "hello").unwrap(), "5");
+        assert_eq!(with_line("{{line | len}}", "é").unwrap(), "2");
+        assert_eq!(with_line("{{line | len}}", "").unwrap(), "0");
+        assert_eq!(with_line("{{line | hex}}", "Hi").unwrap(), "48 69");
+        assert_eq!(with_line("{{line | hex}}", "\n\u{ff}").unwrap(), "0a c3 bf");
+        assert_eq!(with_line("<{{line | hex}}>", "").unwrap(), "<>");
+        assert_eq!(with_line("{{line | u16be}}", "5").unwrap(), "00 05");
+        assert_eq!(with_line("{{line | u16be}}", "65535").unwrap(), "ff ff");
+        assert_eq!(with_line("{{line | u16be}}", "0008080").unwrap(), "1f 90");
+        assert_eq!(with_line("{{line | u32be}}", "5").unwrap(), "00 00 00 05");
+        assert_eq!(
+            with_line("{{line | u32be}}", "4294967295").unwrap(),
+            "ff ff ff ff"
+        );
+        assert_eq!(
+            with_line("{{line | len | u16be}} {{line | hex}}", "hello").unwrap(),
+            "00 05 68 65 6c 6c 6f"
+        );
+        assert_eq!(with_line("{{line | hex | upper}}", "\n").unwrap(), "0A");
+        assert_eq!(with_line("{{line|len|len}}", "0123456789").unwrap(), "2");
+    }
+
+    #[test]
+    fn number_filters_reject_what_they_cannot_write() {
+        let long = "x".repeat(70_000);
+        assert_eq!(
+            with_line("{{line | len | u16be}}", &long).unwrap_err(),
+            "`u16be` needs an integer from 0 to 65535, and `line | len` is 70000"
+        );
+        assert_eq!(
+            with_line("{{line | u16be}}", "hello").unwrap_err(),
+            "`u16be` needs an integer from 0 to 65535, and `line` is \"hello\""
+        );
+        assert_eq!(
+            with_line("{{line | u32be}}", "4294967296").unwrap_err(),
+            "`u32be` needs an integer from 0 to 4294967295, and `line` is 4294967296"
+        );
+        for bad in [
+            "",
+            " 5",
+            "5 ",
+            "-1",
+            "+1",
+            "0x10",
+            "1.5",
+            "99999999999999999999999",
+        ] {
+            let e = with_line("{{line | upper | u32be}}", bad).unwrap_err();
+            assert!(e.starts_with("`u32be` needs an integer"), "{bad:?}: {e}");
+            assert!(e.contains("`line | upper` is "), "{bad:?}: {e}");
+        }
+        let e = with_line("{{line | u16be}}", &long).unwrap_err();
+        assert!(e.ends_with("… (70000 bytes)"), "{e}");
     }
 }

@@ -15,7 +15,7 @@ use crate::diagnostic::Problem;
 /// A placeholder found in a string: its name, and its byte range in the decoded string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placeholder {
-    /// The trimmed name.
+    /// The variable's name, trimmed and without its filters (`{{ a | len }}` is `a`).
     pub name: String,
     /// Byte offset of `{{` in the decoded string.
     pub at: usize,
@@ -29,27 +29,26 @@ pub fn placeholders(raw: &str) -> Vec<Placeholder> {
     super::template::scan_braces(raw)
         .map_while(Result::ok)
         .map(|b| Placeholder {
-            name: raw[b.inner].trim().to_string(),
+            name: super::template::placeholder_name(&raw[b.inner]).to_string(),
             at: b.open,
             len: b.end - b.open,
         })
         .collect()
 }
 
-/// Parses a string value as a template; a malformed placeholder points at its `{{`.
+/// Parses a string value as a template; a malformed placeholder points at its `{{`, an
+/// unknown filter at itself.
 pub fn template(src: &str, key: &str, v: &RawValue<'_>, text: &str) -> Result<Template, Problem> {
     Template::parse(text).map_err(|e| {
-        let len = text[e.offset..]
-            .find("}}")
-            .map(|c| c + 2)
-            .unwrap_or(2)
-            .min(text.len() - e.offset);
+        let len = e.len.min(text.len() - e.offset).max(1);
         Problem::new(
             string_span(src, v, e.offset, len),
             format!("bad placeholder in `{key}`: {}", e.message),
-            "malformed placeholder",
+            e.label,
         )
-        .help("a placeholder is `{{name}}`, the name made of letters, digits, `_`, `-` and `.`")
+        .help(e.help.unwrap_or_else(|| {
+            "a placeholder is `{{name}}`, the name made of letters, digits, `_`, `-` and `.`, optionally with filters: `{{name | upper}}`".to_string()
+        }))
     })
 }
 
@@ -82,7 +81,10 @@ pub fn pattern(
     let probe = if t.is_literal() {
         text.to_string()
     } else {
-        t.render(|_| Some("x".to_string())).unwrap_or_default()
+        // A number filter cannot take `x`; every filter takes `0`.
+        t.render(|_| Some("x"))
+            .or_else(|_| t.render(|_| Some("0")))
+            .unwrap_or_default()
     };
     let compiled = match cache.get(&probe) {
         Some(re) => Ok(re.clone()),
@@ -213,6 +215,72 @@ pub fn hex_pattern(
     Ok((bytes, any))
 }
 
+/// Checks a hex string that holds placeholders (`send_hex = "{{n | u16be}} 00"`): what
+/// is written around them must be hex (and `??` with `wildcards`), in whole bytes. What
+/// they give is checked when the step runs ([`decode_hex`]).
+pub fn hex_template(
+    src: &str,
+    key: &str,
+    v: &RawValue<'_>,
+    text: &str,
+    wildcards: bool,
+) -> Result<(), Problem> {
+    // Each placeholder becomes as many spaces, so that places in the text stay the same.
+    let mut blanked = String::with_capacity(text.len());
+    let mut done = 0;
+    for b in super::template::scan_braces(text).map_while(Result::ok) {
+        blanked.push_str(&text[done..b.open]);
+        blanked.extend(std::iter::repeat_n(' ', b.end - b.open));
+        done = b.end;
+    }
+    blanked.push_str(&text[done..]);
+    hex_pattern(src, key, v, &blanked, wildcards).map(|_| ())
+}
+
+/// Decodes a rendered hex string (whitespace ignored; `??` is any byte with
+/// `wildcards`): the bytes (0 for a wildcard) and, per byte, whether it is a wildcard
+/// (empty when none is). The error says what is wrong, for the step's failure.
+pub fn decode_hex(text: &str, wildcards: bool) -> Result<(Vec<u8>, Vec<bool>), String> {
+    let mut digits = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_whitespace() {
+            continue;
+        }
+        if !(c.is_ascii_hexdigit() || (wildcards && c == '?')) {
+            return Err(format!("{c:?} is not a hex digit"));
+        }
+        digits.push(c);
+    }
+    if digits.len() % 2 == 1 {
+        return Err(format!(
+            "it has an odd number of hex digits ({})",
+            digits.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(digits.len() / 2);
+    let mut any = Vec::new();
+    for pair in digits.chunks(2) {
+        match (pair[0], pair[1]) {
+            ('?', '?') => {
+                any.resize(bytes.len(), false);
+                any.push(true);
+                bytes.push(0);
+            }
+            (hi, lo) if hi == '?' || lo == '?' => {
+                return Err(format!("`{hi}{lo}` mixes a hex digit and `?`"));
+            }
+            (hi, lo) => {
+                bytes
+                    .push((hi.to_digit(16).unwrap_or(0) << 4 | lo.to_digit(16).unwrap_or(0)) as u8);
+                if !any.is_empty() {
+                    any.push(false);
+                }
+            }
+        }
+    }
+    Ok((bytes, any))
+}
+
 /// Checks `host:port` (a name or an IP; port 1–65535).
 pub fn host_port(text: &str) -> Result<(), String> {
     let Some((host, port)) = text.rsplit_once(':') else {
@@ -292,6 +360,37 @@ mod tests {
         assert_eq!(p[0].name, "x");
         assert_eq!((p[0].at, p[0].len), (2, 7));
         assert_eq!((p[1].at, p[1].len), (12, 10));
+    }
+
+    #[test]
+    fn placeholder_names_leave_out_the_filters() {
+        let p = placeholders("{{ line | len | u16be }} {{x|hex}}");
+        assert_eq!(p[0].name, "line");
+        assert_eq!((p[0].at, p[0].len), (0, 24));
+        assert_eq!(p[1].name, "x");
+    }
+
+    #[test]
+    fn rendered_hex_decodes_or_says_why_not() {
+        assert_eq!(
+            decode_hex("00 05 68", false),
+            Ok((vec![0, 5, 0x68], vec![]))
+        );
+        assert_eq!(
+            decode_hex("12 ?? 34", true),
+            Ok((vec![0x12, 0, 0x34], vec![false, true, false]))
+        );
+        assert_eq!(decode_hex("", false), Ok((vec![], vec![])));
+        assert_eq!(
+            decode_hex("0g", false).unwrap_err(),
+            "'g' is not a hex digit"
+        );
+        assert_eq!(
+            decode_hex("??", false).unwrap_err(),
+            "'?' is not a hex digit"
+        );
+        assert!(decode_hex("abc", false).unwrap_err().contains("odd number"));
+        assert!(decode_hex("?1", true).unwrap_err().contains("mixes"));
     }
 
     #[test]

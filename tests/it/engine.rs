@@ -554,3 +554,78 @@ fn a_stopped_target_is_named() {
     let m = r.failure.expect("the receive times out").failure.message;
     assert!(m.contains("meanwhile the target is stopped"), "{m}");
 }
+
+/// A length prefix and a body computed with filters (`len`, `u16be`, `hex`) make a frame
+/// that `echo` sends back byte for byte; a `recv_hex` built the same way matches it,
+/// wildcards included.
+#[test]
+fn a_frame_built_with_filters_round_trips_through_echo() {
+    let sc = scenario(
+        r#"
+timeout = "2s"
+steps = [
+  { connect = "target" },
+  { send_hex = "{{line | len | u16be}} {{line | hex}}" },
+  { recv_hex = "00 05 68 65 6c 6c 6f" },
+  { send_hex = "{{ line|len|u32be }}{{line|upper|hex}}" },
+  { recv_hex = "?? ?? {{line | len | u16be}} {{line | upper | hex}}", capture = "frame", capture_as = "hex" },
+  { send = "{{frame | len}} {{frame | upper}}\n" },
+  { recv_line = "18 0000000548454C4C4F" },
+]
+[target]
+builtin = "echo"
+[vars]
+line = "hello"
+"#,
+    );
+    let r = run(&sc, &RunOptions::default());
+    assert_eq!(r.status, Status::Passed, "{}", r.transcript.render());
+    let t = r.transcript.render();
+    assert!(t.contains("send_hex [00 05 68 65 6c 6c 6f]"), "{t}");
+    assert!(t.contains("recv_hex [?? ?? 00 05 48 45 4c 4c 4f]"), "{t}");
+}
+
+/// A number filter given something it cannot write fails the step, naming the filter
+/// and the value; a hex template that renders to something else than hex says so.
+#[test]
+fn a_filter_that_cannot_take_its_value_fails_the_step() {
+    let sc = scenario(
+        r#"
+timeout = "2s"
+steps = [
+  { connect = "target" },
+  { send_hex = "{{line | u16be}}" },
+]
+[target]
+builtin = "echo"
+[vars]
+line = "hello"
+"#,
+    );
+    let f = run(&sc, &RunOptions::default()).failure.expect("fails");
+    assert_eq!(f.step, 2);
+    assert_eq!(
+        f.failure.message,
+        "`u16be` needs an integer from 0 to 65535, and `line` is \"hello\""
+    );
+    let sc = scenario(
+        r#"
+timeout = "2s"
+steps = [
+  { connect = "target" },
+  { send_hex = "00 {{line}}" },
+]
+[target]
+builtin = "echo"
+[vars]
+line = "hello"
+"#,
+    );
+    let f = run(&sc, &RunOptions::default()).failure.expect("fails");
+    assert_eq!(f.step, 2);
+    let m = &f.failure.message;
+    assert!(
+        m.contains("`00 {{line}}` gives \"00 hello\", which is not hex"),
+        "{m}"
+    );
+}

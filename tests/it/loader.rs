@@ -174,6 +174,7 @@ fn each_invalid_file_says_what_is_wrong() {
         ),
         ("two-target-sources.toml", "[target] has two sources", 7),
         ("malformed-placeholder.toml", "is not a variable name", 3),
+        ("unknown-filter.toml", "`uper` is not a template filter", 4),
         (
             "unknown-actor-kind.toml",
             "`a = \"tpc\"` is not a known value",

@@ -310,16 +310,26 @@ pub fn substitute_port(command: &str, port: u16) -> String {
     substitute(command, &[("port", &port), ("target.port", &port)])
 }
 
-/// Replaces each `{{name}}` of `values` (spaces inside the braces allowed) in a command;
-/// everything else, other placeholders included, is kept as written.
+/// Replaces each `{{name}}` of `values` (spaces inside the braces allowed, and filters:
+/// `{{port | hex}}`) in a command; everything else, other placeholders included, is kept
+/// as written, and so is a placeholder whose filters cannot take its value.
 pub fn substitute(command: &str, values: &[(&str, &str)]) -> String {
+    use crate::scenario::template::{apply_filters, placeholder, placeholder_name};
     let mut out = String::with_capacity(command.len());
     let mut done = 0;
     for b in crate::scenario::template::scan_braces(command).map_while(Result::ok) {
-        let name = command[b.inner.clone()].trim();
-        if let Some((_, value)) = values.iter().find(|(n, _)| *n == name) {
+        let name = placeholder_name(&command[b.inner.clone()]);
+        let Some((_, value)) = values.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let filtered = match placeholder(command, &b) {
+            Ok((_, filters)) if filters.is_empty() => Ok(value.to_string()),
+            Ok((_, filters)) => apply_filters(name, value, &filters),
+            Err(e) => Err(e.message),
+        };
+        if let Ok(text) = filtered {
             out.push_str(&command[done..b.open]);
-            out.push_str(value);
+            out.push_str(&text);
             done = b.end;
         }
     }

@@ -92,6 +92,17 @@ fn port_placeholders_are_replaced_and_others_kept() {
         "awk '{{ print }}'"
     );
     assert_eq!(substitute_port("a {{b", 80), "a {{b");
+    assert_eq!(
+        substitute_port("srv {{ port | u16be }} {{port|len}} {{other | hex}}", 8080),
+        "srv 1f 90 4 {{other | hex}}"
+    );
+    assert_eq!(
+        substitute(
+            "x {{ scenario.dir | upper }} {{scenario.dir|u16be}}",
+            &[("scenario.dir", "/a")]
+        ),
+        "x /A {{scenario.dir|u16be}}"
+    );
 }
 
 #[test]

@@ -98,10 +98,34 @@ impl<'c, 'a> StepCx<'c, 'a> {
         let (word, v) = (self.word(), self.value());
         let s = raw::expect_str(word, v)?;
         if word.ends_with("_hex") {
+            if let Some(t) = self.hex_text(word, v, s, false)? {
+                return Ok(Payload::HexTemplate(t));
+            }
             Ok(Payload::Hex(values::hex(self.checker.env.src, word, v, s)?))
         } else {
             Ok(Payload::Text(self.text(word, v, s)?))
         }
+    }
+
+    /// A hex value with placeholders (`"{{n | u16be}} 00"`) as a template, its
+    /// placeholders checked and the hex around them too (`??` allowed with
+    /// `wildcards`); `None` when it has no placeholder.
+    pub fn hex_text(
+        &mut self,
+        key: &str,
+        v: &RawValue<'_>,
+        s: &str,
+        wildcards: bool,
+    ) -> Result<Option<Template>, Problem> {
+        if !s.contains("{{") {
+            return Ok(None);
+        }
+        let t = self.text(key, v, s)?;
+        if t.is_literal() {
+            return Ok(None);
+        }
+        values::hex_template(self.checker.env.src, key, v, s, wildcards)?;
+        Ok(Some(t))
     }
 
     /// A regex value, compiled now when it has no placeholder.
