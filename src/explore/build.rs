@@ -11,7 +11,7 @@ use toml::{Table, Value};
 
 use super::case::{Case, Plan, chunk_sizes};
 use crate::action::Action;
-use crate::scenario::{Payload, Scenario};
+use crate::scenario::Scenario;
 
 /// The scenario file of `case`, with `header` as its opening comment.
 pub fn scenario_text(
@@ -209,7 +209,7 @@ fn rendered_len(
 ) -> Option<usize> {
     let hex = matches!(
         sc.steps.get(step).map(|s| &s.action),
-        Some(Action::Send(s)) if matches!(s.data, Payload::Hex(_))
+        Some(Action::Send(s)) if s.data.is_hex()
     );
     let t = crate::scenario::Template::parse(text).ok()?;
     let rendered = t.render(|name| values.get(name).map(|v| v.as_str())).ok()?;
