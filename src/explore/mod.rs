@@ -233,36 +233,9 @@ pub async fn explore(
         }
     }
     if let (Some(mut tree), Some(first)) = (failing, report.first.clone()) {
-        let mut last = first;
-        if tree.simplify() {
-            loop {
-                if over() || report.shrink_runs >= MAX_SHRINK_ITERS {
-                    report.out_of_time = over();
-                    break;
-                }
-                report.shrink_runs += 1;
-                let case = tree.current();
-                progress(&format!(
-                    "shrinking ({} steps): {}",
-                    report.shrink_steps,
-                    describe(&plan, &case)
-                ));
-                match explorer.run(&case).await? {
-                    Verdict::Fail(why) => {
-                        report.shrink_steps += 1;
-                        last = explorer.found(last.number, case, why)?;
-                        if !tree.simplify() {
-                            break;
-                        }
-                    }
-                    Verdict::Pass => {
-                        if !tree.complicate() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+        let mut last = explorer
+            .shrink(&mut tree, first, &mut report, &mut progress, &over)
+            .await?;
         progress(&format!("confirming: {}", describe(&plan, &last.case)));
         let again = explorer.run(&last.case).await?;
         report.confirmed = Some(matches!(again, Verdict::Fail(_)));
@@ -302,6 +275,49 @@ struct Explorer<'a> {
 }
 
 impl Explorer<'_> {
+    /// Shrinks a failing case as proptest does: simplify while it fails, complicate
+    /// when it passes, every candidate run against the target; the last failing one.
+    async fn shrink(
+        &self,
+        tree: &mut CaseTree,
+        first: Found,
+        report: &mut Report,
+        progress: &mut impl FnMut(&str),
+        over: &impl Fn() -> bool,
+    ) -> Result<Found, Unexplorable> {
+        let mut last = first;
+        if !tree.simplify() {
+            return Ok(last);
+        }
+        loop {
+            if over() || report.shrink_runs >= MAX_SHRINK_ITERS {
+                report.out_of_time = over();
+                return Ok(last);
+            }
+            report.shrink_runs += 1;
+            let case = tree.current();
+            progress(&format!(
+                "shrinking ({} steps): {}",
+                report.shrink_steps,
+                describe(self.plan, &case)
+            ));
+            match self.run(&case).await? {
+                Verdict::Fail(why) => {
+                    report.shrink_steps += 1;
+                    last = self.found(last.number, case, why)?;
+                    if !tree.simplify() {
+                        return Ok(last);
+                    }
+                }
+                Verdict::Pass => {
+                    if !tree.complicate() {
+                        return Ok(last);
+                    }
+                }
+            }
+        }
+    }
+
     /// The case's scenario, loaded as `run` would load it.
     fn load(&self, case: &Case, header: &str) -> Result<(String, Scenario), Unexplorable> {
         let text = build::scenario_text(self.sc, self.plan, case, header).map_err(Unexplorable)?;

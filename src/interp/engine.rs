@@ -161,8 +161,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
 }
 
 /// Where this run's target comes from: the command line's override, or the file's
-/// `[target]`; `{{scenario.dir}}` in a command is filled in, since it is known before
-/// the target starts.
+/// `[target]`; `{{scenario.dir}}` and `[vars]` in a command are filled in, since they
+/// are known before the target starts.
 fn target_source(scenario: &Scenario, opts: &RunOptions, dir: &str) -> TargetSource {
     let source = match &opts.target {
         // A scenario of scripted actors only (no [target], no step that talks to the
@@ -175,7 +175,15 @@ fn target_source(scenario: &Scenario, opts: &RunOptions, dir: &str) -> TargetSou
     };
     match source {
         TargetSource::Command(c) => {
-            TargetSource::Command(super::target::substitute(&c, &[("scenario.dir", dir)]))
+            // `[vars]` (and `[explore.vars]` defaults) are known before the target
+            // starts, like the scenario's directory; `{{port}}` comes later.
+            let mut values: Vec<(&str, &str)> = scenario
+                .vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            values.push(("scenario.dir", dir));
+            TargetSource::Command(super::target::substitute(&c, &values))
         }
         other => other,
     }

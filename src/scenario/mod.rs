@@ -12,6 +12,7 @@ together, as one [`crate::diagnostic::LoadError`].
 - `model`, `template`: the typed scenario every other part uses.
 */
 
+pub mod filters;
 pub mod load;
 pub mod model;
 pub mod raw;

@@ -466,6 +466,27 @@ fn scenario_dir_finds_a_helper_beside_the_file_from_any_directory() {
 }
 
 #[test]
+fn a_server_targets_command_takes_the_files_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = repo("tests/fixtures/upper_server.py");
+    let file = write(
+        dir.path(),
+        "vars.toml",
+        &format!(
+            "steps = [\n  {{ connect = \"target\" }},\n  {{ send = \"hi\\n\" }},\n  {{ recv_line = \"HI\" }},\n]\n[target]\ncommand = \"python3 {} {{{{port}}}} --sleep {{{{delay}}}}\"\n[vars]\ndelay = \"0.1\"\n",
+            server.display()
+        ),
+    );
+    let out = output(netdrill().arg("run").arg(&file));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn a_client_target_is_told_a_scripted_listeners_port() {
     let dir = tempfile::tempdir().unwrap();
     write(
