@@ -19,7 +19,13 @@ const ELSEWHERE_AFTER: Duration = Duration::from_millis(1000);
 /// How often netdrill looks again after that.
 const ELSEWHERE_EVERY: Duration = Duration::from_millis(250);
 
-/// Polls (backoff 2 ms doubling to 50 ms) until `port` is ready, the child exits, or
+/// The longest pause between two readiness probes. A probe reads /proc/net (tens of
+/// microseconds), while every millisecond here is added to every start of a target: one
+/// scenario against a Python server took 88 ms with 50 ms pauses, 78 ms with 10 ms
+/// (medians of 15 runs).
+const MAX_POLL: Duration = Duration::from_millis(10);
+
+/// Polls (backoff 2 ms doubling to [`MAX_POLL`]) until `port` is ready, the child exits, or
 /// `timeout` passes. Returns the address actors should use.
 pub async fn wait_ready(
     child: &mut ChildGroup,
@@ -73,7 +79,7 @@ pub async fn wait_ready(
             });
         }
         tokio::time::sleep(pause.min(timeout - elapsed)).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
+        pause = (pause * 2).min(MAX_POLL);
     }
 }
 
