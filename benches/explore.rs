@@ -41,8 +41,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // The interpreter itself, not a version manager's shim (which can double the
+    // start-up time of every case).
+    let interpreter = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "python3".into());
     let python = format!(
-        "python3 {} {{{{port}}}}",
+        "{interpreter} {} {{{{port}}}}",
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/upper_server.py")
             .display()
