@@ -236,17 +236,16 @@ fn compare_snapshot(plan: &Plan<'_>, outcome: &mut ScenarioOutcome) -> String {
     let file = PathBuf::from(&outcome.file);
     let text = outcome.transcript.render();
     let color = crate::cli::color::stdout();
-    let review = |pending: &Option<PathBuf>| {
-        match pending {
-        Some(p) => format!(
-            "; this run's is in {} (review with `netdrill snapshots review {}`)",
+    // What was written, and what to do next.
+    let next = |pending: &Option<PathBuf>| {
+        match (pending, plan.snapshot_mode) {
+        (Some(p), _) => format!(
+            "this run's is in {}: review it with `netdrill snapshots review {}`, or store every transcript with --update-snapshots",
             p.display(),
             dir.display()
         ),
-        None => match plan.snapshot_mode {
-            UpdateMode::No => " (CI: nothing written; run it locally, or set NETDRILL_UPDATE_SNAPSHOTS=always, to store it)".into(),
-            _ => String::new(),
-        },
+        (None, UpdateMode::No) => "nothing was written (CI is set, or NETDRILL_UPDATE_SNAPSHOTS=no): run it locally to review it, or store every transcript with --update-snapshots".into(),
+        (None, _) => "store every transcript with --update-snapshots".into(),
     }
     };
     let (message, shown) = match snapshot::compare(dir, &file, &text, plan.snapshot_mode, color) {
@@ -256,16 +255,16 @@ fn compare_snapshot(plan: &Plan<'_>, outcome: &mut ScenarioOutcome) -> String {
         }
         Ok(Compared::Missing { path, pending }) => (
             format!(
-                "no stored transcript at {}{} (or run with --update-snapshots to store it)",
+                "no stored transcript at {}; {}",
                 path.display(),
-                review(&pending)
+                next(&pending)
             ),
             String::new(),
         ),
         Ok(Compared::Differs { diff, pending }) => (
             format!(
-                "the transcript differs from the stored snapshot{}",
-                review(&pending)
+                "the transcript differs from the stored snapshot; {}",
+                next(&pending)
             ),
             diff,
         ),
