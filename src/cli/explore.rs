@@ -214,7 +214,7 @@ pub fn human(r: &Report) -> String {
         Some(false) => out.push_str(
             "  confirmed:     NO: it passed when run once more, so the target is flaky (nondeterministic)\n",
         ),
-        None => {}
+        None => out.push_str("  confirmed:     not run again: the time budget ran out\n"),
     }
     out.push_str(&format!(
         "  seed:          {} (netdrill explore {} --seed {})\n",

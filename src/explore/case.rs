@@ -21,6 +21,11 @@ use crate::scenario::VarGen;
 /// The most pieces a send is split into.
 pub const MAX_PIECES: u64 = 8;
 
+/// The shortest pause between the pieces of a split send (unless `pause_max` is
+/// shorter): on a busy machine a shorter one does not reliably make the pieces arrive
+/// in separate reads, so a case that failed with it might pass when run again.
+pub const PAUSE_FLOOR_MS: u64 = 10;
+
 /// What explore may vary in one scenario.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -197,16 +202,17 @@ impl CaseTree {
         }
         let mut cut_seeds = Vec::new();
         for _ in &plan.sends {
+            let least = PAUSE_FLOOR_MS.min(plan.pause_max_ms);
             let (pieces, pause) = if plan.chunking {
                 (
                     rng.random_range(1..=MAX_PIECES),
-                    rng.random_range(0..=plan.pause_max_ms),
+                    rng.random_range(least..=plan.pause_max_ms),
                 )
             } else {
                 (1, 0)
             };
             dims.push(Dim::Num(BinarySearch::new_above(1, pieces)));
-            dims.push(Dim::Num(BinarySearch::new(pause)));
+            dims.push(Dim::Num(BinarySearch::new_above(least.min(pause), pause)));
             cut_seeds.push(rng.next_u64());
         }
         let seed = rng.next_u64() >> 1;

@@ -160,6 +160,8 @@ pub fn plan(sc: &Scenario) -> Result<Plan, Unexplorable> {
 enum Verdict {
     Pass,
     Fail(String),
+    /// Stopped by the time budget: neither a pass nor a failure.
+    OutOfTime,
 }
 
 /// Explores `sc` (loaded from `file`); `progress` hears of every case run.
@@ -223,13 +225,22 @@ pub async fn explore(
         ));
         let verdicts = futures::future::join_all(cases.iter().map(|c| explorer.run(c))).await;
         for ((tree, case), verdict) in trees.into_iter().zip(cases).zip(verdicts) {
+            match verdict? {
+                Verdict::Pass => {}
+                Verdict::OutOfTime => {
+                    report.out_of_time = true;
+                    break 'draw;
+                }
+                Verdict::Fail(why) => {
+                    n += 1;
+                    report.cases_run = n;
+                    report.first = Some(explorer.found(n, case, why)?);
+                    failing = Some(tree);
+                    break 'draw;
+                }
+            }
             n += 1;
             report.cases_run = n;
-            if let Verdict::Fail(why) = verdict? {
-                report.first = Some(explorer.found(n, case, why)?);
-                failing = Some(tree);
-                break 'draw;
-            }
         }
     }
     if let (Some(mut tree), Some(first)) = (failing, report.first.clone()) {
@@ -237,8 +248,11 @@ pub async fn explore(
             .shrink(&mut tree, first, &mut report, &mut progress, &over)
             .await?;
         progress(&format!("confirming: {}", describe(&plan, &last.case)));
-        let again = explorer.run(&last.case).await?;
-        report.confirmed = Some(matches!(again, Verdict::Fail(_)));
+        report.confirmed = match explorer.run(&last.case).await? {
+            Verdict::Fail(_) => Some(true),
+            Verdict::Pass => Some(false),
+            Verdict::OutOfTime => None,
+        };
         let text = explorer.header_and_text(&last, &report)?;
         let path = opts.save.join(format!(
             "{}.min.toml",
@@ -314,6 +328,10 @@ impl Explorer<'_> {
                         return Ok(last);
                     }
                 }
+                Verdict::OutOfTime => {
+                    report.out_of_time = true;
+                    return Ok(last);
+                }
             }
         }
     }
@@ -344,6 +362,16 @@ impl Explorer<'_> {
     }
 
     async fn run(&self, case: &Case) -> Result<Verdict, Unexplorable> {
+        let verdict = self.run_case(case).await?;
+        // A case the time budget cut short says nothing about the target.
+        if matches!(verdict, Verdict::Fail(_)) && self.deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            return Ok(Verdict::OutOfTime);
+        }
+        Ok(verdict)
+    }
+
+    async fn run_case(&self, case: &Case) -> Result<Verdict, Unexplorable> {
         let (_, sc) = self.load(case, "")?;
         let Some(reference) = &self.opts.reference else {
             let r = engine::run(&sc, &self.options(None)).await;
@@ -417,12 +445,13 @@ impl Explorer<'_> {
     }
 }
 
+/// Why a case failed, by step number (the line would be the generated file's, which
+/// the saved file's opening comment shifts).
 fn headline(r: &crate::outcome::RunResult) -> String {
     match &r.failure {
         Some(f) => format!(
-            "step {} (line {}) {} {}: {}",
+            "step {} {} {}: {}",
             f.step,
-            f.line,
             f.actor,
             f.action,
             f.failure.message.lines().next().unwrap_or("")
