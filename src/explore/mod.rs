@@ -253,16 +253,7 @@ pub async fn explore(
             Verdict::Pass => Some(false),
             Verdict::OutOfTime => None,
         };
-        let text = explorer.header_and_text(&last, &report)?;
-        let path = opts.save.join(format!(
-            "{}.min.toml",
-            file.file_stem()
-                .map_or("explored".into(), |s| s.to_string_lossy())
-        ));
-        crate::report::write_atomically(&path, &text)
-            .map_err(|e| Unexplorable(format!("could not save {}: {e}", path.display())))?;
-        last.text = text;
-        report.saved = Some(path);
+        explorer.save(&mut last, &mut report)?;
         report.shrunk = Some(last);
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -414,6 +405,21 @@ impl Explorer<'_> {
             failure,
             text: String::new(),
         })
+    }
+
+    /// Saves the minimal case as `<save>/<stem>.min.toml`.
+    fn save(&self, last: &mut Found, report: &mut Report) -> Result<(), Unexplorable> {
+        let text = self.header_and_text(last, report)?;
+        let stem = self
+            .file
+            .file_stem()
+            .map_or("explored".into(), |s| s.to_string_lossy());
+        let path = self.opts.save.join(format!("{stem}.min.toml"));
+        crate::report::write_atomically(&path, &text)
+            .map_err(|e| Unexplorable(format!("could not save {}: {e}", path.display())))?;
+        last.text = text;
+        report.saved = Some(path);
+        Ok(())
     }
 
     /// The saved file: a comment on what was explored and how to rerun it, then the case.
