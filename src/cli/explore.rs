@@ -97,6 +97,15 @@ pub fn main(args: ExploreArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    let pool = match crate::interp::pool::RunPool::new(crate::interp::pool::RunPool::threads_for(
+        args.jobs as usize,
+    )) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     let opts = Options {
         cases: args.cases,
         jobs: args.jobs,
@@ -126,7 +135,7 @@ pub fn main(args: ExploreArgs) -> ExitCode {
             }
         };
         let terminal = std::io::stderr().is_terminal();
-        let result = runtime.block_on(explore::explore(file, &sc, &opts, |line| {
+        let result = runtime.block_on(explore::explore(file, &sc, &opts, &pool, |line| {
             if terminal {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(

@@ -13,14 +13,21 @@ use super::case::{Case, Plan, chunk_sizes};
 use crate::action::Action;
 use crate::scenario::Scenario;
 
-/// The scenario file of `case`, with `header` as its opening comment.
+/// The scenario's file as a TOML table, parsed once for every case built from it.
+pub fn base(sc: &Scenario) -> Result<Table, String> {
+    toml::from_str(&sc.source).map_err(|e| e.to_string())
+}
+
+/// The scenario file of `case` (`base` is [`base`]), with `header` as its opening
+/// comment.
 pub fn scenario_text(
     sc: &Scenario,
+    base: &Table,
     plan: &Plan,
     case: &Case,
     header: &str,
 ) -> Result<String, String> {
-    let mut doc: Table = toml::from_str(&sc.source).map_err(|e| e.to_string())?;
+    let mut doc = base.clone();
     doc.remove("explore");
     let mut vars = match doc.remove("vars") {
         Some(Value::Table(t)) => t,

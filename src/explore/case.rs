@@ -11,6 +11,8 @@ proptest's tuple trees it shrinks one dimension at a time, in the order of
 pauses, then shorter and smaller values.
 */
 
+use std::sync::Arc;
+
 use proptest::num::u64::BinarySearch;
 use proptest::prelude::{Rng, RngExt};
 use proptest::strategy::{Strategy, ValueTree};
@@ -43,6 +45,26 @@ pub struct Plan {
     pub loss: Option<(u64, u64)>,
     /// `[explore.vars]`.
     pub vars: Vec<(String, VarGen)>,
+    /// Per variable: for a regex, its strategy and the regex that a shrunk prefix must
+    /// still match, compiled once for every case.
+    pub compiled: Vec<Option<Arc<Compiled>>>,
+}
+
+/// A `regex` variable, compiled.
+#[derive(Debug)]
+pub struct Compiled {
+    strategy: proptest::string::RegexGeneratorStrategy<String>,
+    full: Option<regex::Regex>,
+}
+
+impl Compiled {
+    /// Compiles `re` for drawing and for checking prefixes.
+    pub fn new(re: &str) -> Result<Compiled, String> {
+        Ok(Compiled {
+            strategy: proptest::string::string_regex(re).map_err(|e| e.to_string())?,
+            full: regex::Regex::new(&format!("^(?:{re})$")).ok(),
+        })
+    }
 }
 
 /// One send's split.
@@ -90,14 +112,14 @@ enum Dim {
 struct Text {
     full: Vec<char>,
     len: BinarySearch,
-    matches: Option<regex::Regex>,
+    matches: Option<Arc<Compiled>>,
     bytes: bool,
 }
 
 impl Text {
     fn value(&self) -> String {
         let mut n = (self.len.current() as usize).min(self.full.len());
-        if let Some(re) = &self.matches {
+        if let Some(re) = self.matches.as_ref().and_then(|c| c.full.as_ref()) {
             // The longest prefix that still matches, else the whole draw.
             loop {
                 let s: String = self.full[..n].iter().collect();
@@ -217,7 +239,7 @@ impl CaseTree {
         }
         let seed = rng.next_u64() >> 1;
         let mut int_base = Vec::new();
-        for (_, generator) in &plan.vars {
+        for ((_, generator), compiled) in plan.vars.iter().zip(&plan.compiled) {
             let dim = match generator {
                 VarGen::Int(a, b) => {
                     int_base.push(*a);
@@ -226,17 +248,21 @@ impl CaseTree {
                 }
                 VarGen::Regex(re) => {
                     int_base.push(0);
-                    let strategy = proptest::string::string_regex(re).map_err(|e| e.to_string())?;
-                    let drawn: Vec<char> = strategy
+                    let compiled = match compiled {
+                        Some(c) => Arc::clone(c),
+                        None => Arc::new(Compiled::new(re)?),
+                    };
+                    let drawn: Vec<char> = compiled
+                        .strategy
                         .new_tree(runner)
                         .map_err(|e| e.to_string())?
                         .current()
                         .chars()
                         .collect();
-                    let matches = regex::Regex::new(&format!("^(?:{re})$")).ok();
                     let min = (0..=drawn.len())
                         .find(|&n| {
-                            matches
+                            compiled
+                                .full
                                 .as_ref()
                                 .is_none_or(|m| m.is_match(&drawn[..n].iter().collect::<String>()))
                         })
@@ -244,7 +270,7 @@ impl CaseTree {
                     Dim::Text(Text {
                         len: BinarySearch::new_above(min as u64, drawn.len() as u64),
                         full: drawn,
-                        matches,
+                        matches: Some(compiled),
                         bytes: false,
                     })
                 }

@@ -23,6 +23,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::action::Action;
 use crate::interp::engine::{self, RunOptions, TargetOverride, Wall};
+use crate::interp::pool::RunPool;
 use crate::outcome::Status;
 use crate::scenario::{ActorKind, Payload, Scenario, VarGen, load_str};
 
@@ -152,6 +153,16 @@ pub fn plan(sc: &Scenario) -> Result<Plan, Unexplorable> {
         loss: spec
             .loss
             .map(|(a, b)| ((a * 1000.0).round() as u64, (b * 1000.0).round() as u64)),
+        compiled: spec
+            .vars
+            .iter()
+            .map(|(name, g)| match g {
+                VarGen::Regex(re) => case::Compiled::new(re)
+                    .map(|c| Some(Arc::new(c)))
+                    .map_err(|e| Unexplorable(format!("`{name}`: {e}"))),
+                _ => Ok(None),
+            })
+            .collect::<Result<_, _>>()?,
         vars: spec.vars.clone(),
     })
 }
@@ -169,17 +180,21 @@ pub async fn explore(
     file: &Path,
     sc: &Scenario,
     opts: &Options,
+    pool: &RunPool,
     mut progress: impl FnMut(&str),
 ) -> Result<Report, Unexplorable> {
     let started = Instant::now();
     let deadline = opts.time.map(|t| started + t);
     let over = || deadline.is_some_and(|d| Instant::now() >= d);
     let plan = Arc::new(plan(sc)?);
+    let base = build::base(sc).map_err(Unexplorable)?;
     let explorer = Explorer {
         file,
         sc,
+        base,
         plan: &plan,
         opts,
+        pool,
         deadline,
     };
     let mut runner = TestRunner::new_with_rng(Config::default(), seeded(opts.seed));
@@ -274,8 +289,12 @@ fn seeded(seed: u64) -> TestRng {
 struct Explorer<'a> {
     file: &'a Path,
     sc: &'a Scenario,
+    /// The scenario's file as a TOML table.
+    base: toml::Table,
     plan: &'a Arc<Plan>,
     opts: &'a Options,
+    /// Where cases run: single-threaded runtimes, one per core (as for `run`).
+    pool: &'a RunPool,
     deadline: Option<Instant>,
 }
 
@@ -328,15 +347,9 @@ impl Explorer<'_> {
     }
 
     /// The case's scenario, loaded as `run` would load it.
-    fn load(&self, case: &Case, header: &str) -> Result<(String, Scenario), Unexplorable> {
-        let text = build::scenario_text(self.sc, self.plan, case, header).map_err(Unexplorable)?;
-        let sc = load_str(&text, self.file).map_err(|e| {
-            Unexplorable(format!(
-                "a generated case is not a valid scenario (a netdrill bug, or a value the steps cannot take):\n{}\n{text}",
-                crate::diagnostic::render(&e, false)
-            ))
-        })?;
-        Ok((text, sc))
+    /// The case's scenario file.
+    fn text(&self, case: &Case, header: &str) -> Result<String, Unexplorable> {
+        build::scenario_text(self.sc, &self.base, self.plan, case, header).map_err(Unexplorable)
     }
 
     fn options(&self, target: Option<TargetOverride>) -> RunOptions {
@@ -362,16 +375,44 @@ impl Explorer<'_> {
         Ok(verdict)
     }
 
+    /// One run of a case's scenario file, loaded as `run` would load it, on the pool.
+    async fn run_on_pool(
+        &self,
+        text: &Arc<str>,
+        opts: RunOptions,
+    ) -> Result<crate::outcome::RunResult, Unexplorable> {
+        let text = Arc::clone(text);
+        let path = self.file.to_path_buf();
+        let ran = self
+            .pool
+            .run(async move {
+                match load_str(&text, &path) {
+                    Ok(sc) => Ok(engine::run(&sc, &opts).await),
+                    Err(e) => Err(format!(
+                        "a generated case is not a valid scenario (a netdrill bug, or a value the steps cannot take):\n{}\n{text}",
+                        crate::diagnostic::render(&e, false)
+                    )),
+                }
+            })
+            .await
+            .map_err(|e| {
+                Unexplorable(format!("netdrill failed inside a case (an internal error): {e}"))
+            })?;
+        ran.map_err(Unexplorable)
+    }
+
     async fn run_case(&self, case: &Case) -> Result<Verdict, Unexplorable> {
-        let (_, sc) = self.load(case, "")?;
+        let text: Arc<str> = self.text(case, "")?.into();
         let Some(reference) = &self.opts.reference else {
-            let r = engine::run(&sc, &self.options(None)).await;
+            let r = self.run_on_pool(&text, self.options(None)).await?;
             return Ok(match r.status {
                 Status::Passed => Verdict::Pass,
                 _ => Verdict::Fail(headline(&r)),
             });
         };
-        let expected = engine::run(&sc, &self.options(Some(reference.clone()))).await;
+        let expected = self
+            .run_on_pool(&text, self.options(Some(reference.clone())))
+            .await?;
         if expected.status != Status::Passed {
             return Err(Unexplorable(format!(
                 "the reference fails this case, so the scenario expects something wrong (a scenario bug): {}\ncase: {}",
@@ -379,7 +420,7 @@ impl Explorer<'_> {
                 describe(self.plan, case)
             )));
         }
-        let got = engine::run(&sc, &self.options(None)).await;
+        let got = self.run_on_pool(&text, self.options(None)).await?;
         let (want, have) = (expected.transcript.render(), got.transcript.render());
         if want == have {
             return Ok(Verdict::Pass);
@@ -447,7 +488,7 @@ impl Explorer<'_> {
             self.file.display(),
             report.seed,
         );
-        Ok(self.load(&last.case, &header)?.0)
+        self.text(&last.case, &header)
     }
 }
 
