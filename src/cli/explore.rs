@@ -46,7 +46,7 @@ pub struct ExploreArgs {
     /// The time budget of each exploration, generation and shrinking (e.g. `2m`).
     #[arg(long, value_name = "D", value_parser = super::parse_duration)]
     pub time: Option<Duration>,
-    /// Where the minimal failing case is saved (`<stem>.min.toml`).
+    /// Where the minimal failing case is saved (`<path with / as __>.min.toml`).
     #[arg(long, value_name = "DIR", default_value = "explored")]
     pub save: PathBuf,
     /// Run this command as the target instead of `[target]` (`{{port}}` is its port).

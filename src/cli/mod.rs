@@ -123,12 +123,20 @@ pub fn discover(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
     Some(found.files)
 }
 
-/// A duration flag (`500ms`, `2s`, `30m`): humantime's syntax, longer than 0.
+/// The longest duration a flag takes (a deadline computed from a longer one would
+/// overflow the clock).
+const MAX_DURATION_FLAG: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// A duration flag (`500ms`, `2s`, `30m`): humantime's syntax, longer than 0, at most a
+/// year.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 500ms, 2s or 30m"))?;
     if d.is_zero() {
         return Err("the duration must be longer than 0".into());
+    }
+    if d > MAX_DURATION_FLAG {
+        return Err("the duration must be at most a year".into());
     }
     Ok(d)
 }

@@ -96,7 +96,7 @@ pub fn scenario_text(
 /// actor's table as dotted keys (`{ c.send = "hi\n" }`), as people write steps.
 fn inline(v: &Value) -> String {
     match v {
-        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::String(s) => basic_string(s),
         Value::Array(a) => format!("[{}]", a.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Value::Table(t) => {
             let mut parts = Vec::new();
@@ -128,8 +128,30 @@ fn key(k: &str) -> String {
     {
         k.to_string()
     } else {
-        serde_json::to_string(k).unwrap_or_default()
+        basic_string(k)
     }
+}
+
+/// A TOML basic string on one line: quotes, backslashes and every control character
+/// (U+0000 to U+001F, and U+007F, which TOML also forbids raw) escaped.
+fn basic_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The steps of the case: coalesced, split, and in a `parallel` block when it asks for
@@ -256,5 +278,21 @@ fn send_slot(step: &mut Value) -> Option<&mut Value> {
         inner.get_mut("send")
     } else {
         inner.get_mut("send_hex")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_strings_read_back_as_written() {
+        let nasty: String = (0u8..0x80)
+            .map(char::from)
+            .chain("é€\"\\".chars())
+            .collect();
+        let doc = format!("k = {}", basic_string(&nasty));
+        let t: Table = toml::from_str(&doc).expect("valid TOML");
+        assert_eq!(t["k"].as_str(), Some(nasty.as_str()));
     }
 }

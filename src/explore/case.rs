@@ -23,6 +23,10 @@ use crate::scenario::VarGen;
 /// The most pieces a send is split into.
 pub const MAX_PIECES: u64 = 8;
 
+/// How many prefix lengths are tried when looking for a prefix of a drawn string that
+/// still matches its regex (each try is a match of the whole prefix).
+const PREFIX_LOOKS: usize = 64;
+
 /// The shortest pause between the pieces of a split send (unless `pause_max` is
 /// shorter): on a busy machine a shorter one does not reliably make the pieces arrive
 /// in separate reads, so a case that failed with it might pass when run again.
@@ -118,19 +122,17 @@ struct Text {
 
 impl Text {
     fn value(&self) -> String {
-        let mut n = (self.len.current() as usize).min(self.full.len());
+        let n = (self.len.current() as usize).min(self.full.len());
         if let Some(re) = self.matches.as_ref().and_then(|c| c.full.as_ref()) {
-            // The longest prefix that still matches, else the whole draw.
-            loop {
-                let s: String = self.full[..n].iter().collect();
+            // The longest prefix that still matches, looking a little way down; else the
+            // whole draw (which matches).
+            for m in (n.saturating_sub(PREFIX_LOOKS)..=n).rev() {
+                let s: String = self.full[..m].iter().collect();
                 if re.is_match(&s) {
                     return s;
                 }
-                if n == 0 {
-                    return self.full.iter().collect();
-                }
-                n -= 1;
             }
+            return self.full.iter().collect();
         }
         if self.bytes {
             self.full[..n]
@@ -259,14 +261,14 @@ impl CaseTree {
                         .current()
                         .chars()
                         .collect();
-                    let min = (0..=drawn.len())
+                    let min = (0..=drawn.len().min(PREFIX_LOOKS))
                         .find(|&n| {
                             compiled
                                 .full
                                 .as_ref()
                                 .is_none_or(|m| m.is_match(&drawn[..n].iter().collect::<String>()))
                         })
-                        .unwrap_or(drawn.len());
+                        .unwrap_or(0);
                     Dim::Text(Text {
                         len: BinarySearch::new_above(min as u64, drawn.len() as u64),
                         full: drawn,

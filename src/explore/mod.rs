@@ -216,6 +216,12 @@ pub async fn explore(
         out_of_time: false,
         elapsed_ms: 0,
     };
+    // Cases that need the same fixed port cannot overlap.
+    let jobs = if engine::fixed_ports(sc, &opts.run).is_empty() {
+        opts.jobs.max(1)
+    } else {
+        1
+    };
     let mut failing = None;
     let mut n = 0;
     // Cases are drawn in order and run `jobs` at a time; the first failing one by
@@ -225,7 +231,7 @@ pub async fn explore(
             report.out_of_time = true;
             break;
         }
-        let batch = (opts.cases - n).min(opts.jobs.max(1));
+        let batch = (opts.cases - n).min(jobs);
         let mut trees = Vec::with_capacity(batch as usize);
         for _ in 0..batch {
             trees.push(CaseTree::draw(&plan, &mut runner).map_err(Unexplorable)?);
@@ -414,6 +420,9 @@ impl Explorer<'_> {
             .run_on_pool(&text, self.options(Some(reference.clone())))
             .await?;
         if expected.status != Status::Passed {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Verdict::OutOfTime);
+            }
             return Err(Unexplorable(format!(
                 "the reference fails this case, so the scenario expects something wrong (a scenario bug): {}\ncase: {}",
                 headline(&expected),
@@ -451,11 +460,10 @@ impl Explorer<'_> {
     /// Saves the minimal case as `<save>/<stem>.min.toml`.
     fn save(&self, last: &mut Found, report: &mut Report) -> Result<(), Unexplorable> {
         let text = self.header_and_text(last, report)?;
-        let stem = self
-            .file
-            .file_stem()
-            .map_or("explored".into(), |s| s.to_string_lossy());
-        let path = self.opts.save.join(format!("{stem}.min.toml"));
+        // Named like a snapshot (the path with `/` as `__`), so that two scenarios of
+        // one name in different folders do not overwrite each other's.
+        let name = crate::report::snapshot::name_for(&self.opts.save, self.file);
+        let path = self.opts.save.join(format!("{name}.min.toml"));
         crate::report::write_atomically(&path, &text)
             .map_err(|e| Unexplorable(format!("could not save {}: {e}", path.display())))?;
         last.text = text;

@@ -21,8 +21,9 @@ use super::link::Link;
 use super::process::{ChildGroup, ExitInfo};
 use super::session::{Actor, Session, Shared};
 use super::target::{RunningTarget, TargetError};
+use crate::action::Action;
 use crate::scenario::raw::line_of;
-use crate::scenario::{Role, Scenario, TargetSource};
+use crate::scenario::{Role, Scenario, Step, TargetSource};
 use crate::transcript::{Entry, Failure, Outcome, Transcript};
 
 /// The shortest wait for a server target to become ready.
@@ -371,4 +372,39 @@ async fn explain_exit(child: &mut ChildGroup, failure: &mut Failure) {
     };
     failure.message =
         child.with_stderr_tail(&format!("{}; meanwhile the target {how}", failure.message));
+}
+
+/// The fixed ports a run of `sc` with `opts` binds: the target's (`[target] port`,
+/// `--target-port`), and literal `listen`/`bind` addresses. Two runs that share one
+/// must not overlap.
+pub fn fixed_ports(sc: &Scenario, opts: &RunOptions) -> Vec<u16> {
+    let mut ports = Vec::new();
+    let started = !matches!(opts.target, Some(TargetOverride::Address(_)))
+        && (opts.target.is_some() || !matches!(sc.target.source, TargetSource::None));
+    if started && let Some(p) = opts.port.or(sc.target.port) {
+        ports.push(p);
+    }
+    steps_ports(&sc.steps, &mut ports);
+    ports
+}
+
+fn steps_ports(steps: &[Step], ports: &mut Vec<u16>) {
+    for step in steps {
+        let addr = match &step.action {
+            Action::Listen(l) => &l.addr,
+            Action::Bind(b) => &b.addr,
+            Action::Parallel(p) => {
+                steps_ports(&p.steps, ports);
+                continue;
+            }
+            _ => continue,
+        };
+        if addr.is_literal()
+            && let Some((_, port)) = addr.raw().rsplit_once(':')
+            && let Ok(port) = port.trim_end_matches(']').parse::<u16>()
+            && port != 0
+        {
+            ports.push(port);
+        }
+    }
 }

@@ -43,9 +43,10 @@ pub fn line(o: &ScenarioOutcome) -> String {
         Status::Failed => "FAIL ",
         Status::Error => "ERROR",
     };
+    let snapshot = o.failure.as_ref().is_some_and(|f| f.action == "snapshot");
     let retried = match o.retry.attempts {
         1 => String::new(),
-        k if o.flaky() => format!(", flaky: passed on attempt {k}"),
+        k if o.flaky() || snapshot => format!(", flaky: passed on attempt {k}"),
         k => format!(", failed {k} attempts"),
     };
     format!(

@@ -339,3 +339,68 @@ fn the_time_budget_ends_an_exploration_that_finds_nothing() {
     assert_eq!(e["out_of_time"], true, "{e}");
     assert!(e["cases_run"].as_u64().unwrap() < 1_000_000);
 }
+
+#[test]
+fn cases_with_a_fixed_port_never_overlap_under_j() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let file = write(
+        dir.path(),
+        "fixed.toml",
+        &format!(
+            r#"name = "fixed port"
+timeout = "2s"
+steps = [
+  {{ connect = "target" }},
+  {{ send = "{{{{line}}}}\n" }},
+  {{ recv_line = "{{{{line | upper}}}}" }},
+]
+[target]
+command = "python3 {} {{{{port}}}}"
+port = {port}
+[explore]
+[explore.vars]
+line = {{ regex = "[a-z]{{1,20}}", default = "hi" }}
+"#,
+            repo("tests/fixtures/upper_server.py").display()
+        ),
+    );
+    let out = output(
+        netdrill()
+            .args(["explore", "--cases", "6", "-j", "4", "--save"])
+            .arg(dir.path())
+            .arg(&file),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_string_with_control_characters_builds_a_valid_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "del.toml",
+        "name = \"del\"\ntimeout = \"2s\"\nsteps = [\n  { connect = \"target\" },\n  { send = \"a\\u007fb\\u0001\\\"q\\\\ {{x}}\\n\" },\n  { recv_line = \"a\\u007fb\\u0001\\\"q\\\\ {{x}}\" },\n]\n[target]\nbuiltin = \"echo\"\n[explore]\nchunking = true\npause_max = \"10ms\"\n[explore.vars]\nx = { regex = \"[a-z]{1,5}\", default = \"y\" }\n",
+    );
+    let out = output(
+        netdrill()
+            .args(["explore", "--cases", "20", "-j", "4", "--save"])
+            .arg(dir.path())
+            .arg(&file),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -553,3 +553,56 @@ fn snapshots_round_trip_in_insta_format_with_review() {
             .contains("\"ho\\n\"")
     );
 }
+
+#[test]
+fn report_files_are_readable_by_others_like_any_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", &uppercase("passes", "", "HI"));
+    let out = output(netdrill().current_dir(dir.path()).args([
+        "run",
+        "a.toml",
+        "--report-json",
+        "r.json",
+        "--report-junit",
+        "r.xml",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    for f in ["r.json", "r.xml"] {
+        let mode = std::fs::metadata(dir.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{f}: {mode:o}");
+    }
+}
+
+#[test]
+fn a_snapshot_is_never_taken_from_a_run_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "s/slow.toml",
+        "name = \"slow\"\nsteps = [ { sleep = \"5s\" } ]\n",
+    );
+    let out = output(netdrill().current_dir(dir.path()).args([
+        "run",
+        "s",
+        "--snapshots",
+        "snaps",
+        "--update-snapshots",
+        "--deadline",
+        "300ms",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("snaps/s__slow.snap").exists());
+}
+
+#[test]
+fn durations_beyond_a_year_are_refused_not_a_panic() {
+    for flag in ["--deadline", "--scenario-timeout", "--timeout"] {
+        let out = output(netdrill().args(["run", flag, "300000000000y", "scenarios"]));
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(text(&out.stderr).contains("at most a year"), "{flag}");
+    }
+}

@@ -65,8 +65,8 @@ pub struct RunArgs {
     /// it; replaces `[target] port`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "target_addr")]
     pub target_port: Option<u16>,
-    /// How many scenarios run at once (default: the number of cores). Output stays in
-    /// input order.
+    /// How many scenarios run at once (default: the number of cores; 1 with
+    /// --target-addr). Output stays in input order.
     #[arg(short = 'j', long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Run only scenarios with this tag (repeatable: any of them).
@@ -152,10 +152,14 @@ pub fn main(args: RunArgs) -> ExitCode {
     if args.list {
         return select::list(&items);
     }
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        usize::from,
-    );
+    // By default one scenario per core; against one program already running
+    // (--target-addr) one at a time, since it may serve one client at a time or keep
+    // state between clients.
+    let jobs = match (args.jobs, &args.target_addr) {
+        (Some(j), _) => usize::from(j),
+        (None, Some(_)) => 1,
+        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+    };
     // The main thread loads files and prints results; the runs themselves go to a pool
     // of single-threaded runtimes (see `interp::pool`).
     let started = tokio::runtime::Builder::new_current_thread()

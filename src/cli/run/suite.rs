@@ -23,14 +23,13 @@ use super::outcome::{self, Limits, Retries};
 use super::progress::Progress;
 use super::select::Item;
 use super::{DEFAULT_SCENARIO_TIMEOUT, Format, RunArgs};
-use crate::action::Action;
-use crate::interp::engine::{RunOptions, TargetOverride};
+use crate::interp::engine::{RunOptions, TargetOverride, fixed_ports};
 use crate::interp::pool::RunPool;
 use crate::outcome::{Status, StepFailure};
 use crate::report::ScenarioOutcome;
 use crate::report::human::{self, HumanOptions};
 use crate::report::snapshot::{self, Compared, UpdateMode};
-use crate::scenario::{Scenario, Step, TargetSource};
+use crate::scenario::Scenario;
 use crate::transcript::Failure;
 
 /// What the suite is run with.
@@ -76,20 +75,25 @@ pub(super) async fn run_all(plan: &Plan<'_>, items: Vec<Item>, pool: &RunPool) -
         .map(|(i, item)| async move {
             let sc = match item.loaded {
                 Ok(sc) => sc,
-                Err(invalid) => return invalid,
+                Err(invalid) => return (i, invalid),
             };
             let _held = ports.lock(fixed_ports(&sc, opts)).await;
             if let Some((_, length)) = limits.deadline.filter(|_| limits.past_deadline()) {
-                return outcome::not_started(&item.file, &sc, length);
+                return (i, outcome::not_started(&item.file, &sc, length));
             }
             started[i].set(true);
-            outcome::run_scenario(&item.file, sc, opts, pool, limits, retries).await
+            let o = outcome::run_scenario(&item.file, sc, opts, pool, limits, retries).await;
+            (i, o)
         })
-        .buffered(plan.jobs);
+        .buffer_unordered(plan.jobs);
     let mut progress = Progress::new(kept.len());
     let mut ticks = tokio::time::interval(Duration::from_millis(200));
+    // Outcomes are kept as they finish and printed in input order; on Ctrl-C a scenario
+    // that finished behind a slower one keeps its outcome.
+    let mut done: Vec<Option<(ScenarioOutcome, String)>> = kept.iter().map(|_| None).collect();
     let mut outcomes = Vec::with_capacity(kept.len());
     let mut interrupted = false;
+    let human = matches!(args.format, Format::Human | Format::Github);
     loop {
         tokio::select! {
             biased;
@@ -98,12 +102,15 @@ pub(super) async fn run_all(plan: &Plan<'_>, items: Vec<Item>, pool: &RunPool) -
                 break;
             }
             next = results.next() => match next {
-                Some(mut o) => {
+                Some((i, mut o)) => {
                     let extra = compare_snapshot(plan, &mut o);
-                    if matches!(args.format, Format::Human | Format::Github) {
-                        progress.print(&shown(args, &o, &extra), &o.name);
+                    done[i] = Some((o, extra));
+                    while let Some((o, extra)) = done.get_mut(outcomes.len()).and_then(Option::take) {
+                        if human {
+                            progress.print(&shown(args, &o, &extra), &o.name);
+                        }
+                        outcomes.push(o);
                     }
-                    outcomes.push(o);
                 }
                 None => break,
             },
@@ -114,12 +121,16 @@ pub(super) async fn run_all(plan: &Plan<'_>, items: Vec<Item>, pool: &RunPool) -
     if interrupted {
         crate::interp::process::kill_all_registered();
         for (i, (file, loaded)) in kept.iter().enumerate().skip(outcomes.len()) {
-            let o = match loaded {
-                Ok(sc) => outcome::interrupted(file, sc, started[i].get()),
-                Err(invalid) => invalid.clone(),
+            let (o, extra) = match (done[i].take(), loaded) {
+                (Some(finished), _) => finished,
+                (None, Ok(sc)) => (
+                    outcome::interrupted(file, sc, started[i].get()),
+                    String::new(),
+                ),
+                (None, Err(invalid)) => (invalid.clone(), String::new()),
             };
-            if matches!(args.format, Format::Human | Format::Github) {
-                progress.print(&shown(args, &o, ""), &o.name);
+            if human {
+                progress.print(&shown(args, &o, &extra), &o.name);
             }
             outcomes.push(o);
         }
@@ -190,47 +201,15 @@ impl PortLocks {
     }
 }
 
-/// The fixed ports a run of `sc` binds: the target's, and literal `listen`/`bind`
-/// addresses.
-fn fixed_ports(sc: &Scenario, opts: &RunOptions) -> Vec<u16> {
-    let mut ports = Vec::new();
-    let started = !matches!(opts.target, Some(TargetOverride::Address(_)))
-        && (opts.target.is_some() || !matches!(sc.target.source, TargetSource::None));
-    if started && let Some(p) = opts.port.or(sc.target.port) {
-        ports.push(p);
-    }
-    steps_ports(&sc.steps, &mut ports);
-    ports
-}
-
-fn steps_ports(steps: &[Step], ports: &mut Vec<u16>) {
-    for step in steps {
-        let addr = match &step.action {
-            Action::Listen(l) => &l.addr,
-            Action::Bind(b) => &b.addr,
-            Action::Parallel(p) => {
-                steps_ports(&p.steps, ports);
-                continue;
-            }
-            _ => continue,
-        };
-        if addr.is_literal()
-            && let Some((_, port)) = addr.raw().rsplit_once(':')
-            && let Ok(port) = port.trim_end_matches(']').parse::<u16>()
-            && port != 0
-        {
-            ports.push(port);
-        }
-    }
-}
-
 /// Compares (or writes) the outcome's transcript snapshot; a mismatch fails the
 /// scenario. Returns text to print under it.
 fn compare_snapshot(plan: &Plan<'_>, outcome: &mut ScenarioOutcome) -> String {
     let Some(dir) = &plan.args.snapshots else {
         return String::new();
     };
-    if outcome.status == Status::Error {
+    // Only a passing run's transcript is compared or stored: a failed one (cut short by
+    // a deadline, or never started) already fails, and must not become the reference.
+    if outcome.status != Status::Passed {
         return String::new();
     }
     let file = PathBuf::from(&outcome.file);
@@ -276,29 +255,16 @@ fn compare_snapshot(plan: &Plan<'_>, outcome: &mut ScenarioOutcome) -> String {
     snapshot_failed(outcome, message, &shown)
 }
 
-/// Fails a passing outcome with a snapshot message (a failed one keeps its failure); the
-/// text to print under it.
+/// Fails a passing outcome with a snapshot message; the diff, to print under it.
 fn snapshot_failed(outcome: &mut ScenarioOutcome, message: String, diff: &str) -> String {
-    let was_passing = outcome.status == Status::Passed;
-    if was_passing {
-        outcome.status = Status::Failed;
-        outcome.failure = Some(StepFailure {
-            step: 0,
-            line: 1,
-            span: None,
-            actor: String::new(),
-            action: "snapshot".into(),
-            failure: Failure::msg(message.clone()),
-        });
-    }
-    // A scenario that passed now fails with this message, which its report shows.
-    let mut out = if was_passing {
-        String::new()
-    } else {
-        format!("  snapshot: {message}\n")
-    };
-    for l in diff.lines() {
-        out.push_str(&format!("    {l}\n"));
-    }
-    out
+    outcome.status = Status::Failed;
+    outcome.failure = Some(StepFailure {
+        step: 0,
+        line: 1,
+        span: None,
+        actor: String::new(),
+        action: "snapshot".into(),
+        failure: Failure::msg(message),
+    });
+    diff.lines().map(|l| format!("    {l}\n")).collect()
 }
