@@ -71,18 +71,8 @@ pub struct ExploreArgs {
 
 /// Runs `explore`.
 pub fn main(args: ExploreArgs) -> ExitCode {
-    let reference = match (&args.reference, &args.reference_cmd) {
-        (Some(r), _) => match r.strip_prefix("builtin:") {
-            Some(name) if !name.is_empty() => Some(TargetOverride::Builtin(name.to_string())),
-            _ => {
-                eprintln!(
-                    "error: --reference takes `builtin:NAME` (see `netdrill serve --list`); for a program, use --reference-cmd"
-                );
-                return ExitCode::from(EXIT_INVALID);
-            }
-        },
-        (None, Some(c)) => Some(TargetOverride::Command(c.clone())),
-        (None, None) => None,
+    let Some(reference) = reference(&args) else {
+        return ExitCode::from(EXIT_INVALID);
     };
     let Some(files) = super::discover(&args.paths) else {
         return ExitCode::from(EXIT_INVALID);
@@ -173,6 +163,24 @@ pub fn main(args: ExploreArgs) -> ExitCode {
     runtime.shutdown_timeout(Duration::from_millis(100));
     crate::interp::process::cleanup_at_exit();
     ExitCode::from(code)
+}
+
+/// The reference of differential mode (`Some(None)`: property mode); `None` after an
+/// error on stderr.
+fn reference(args: &ExploreArgs) -> Option<Option<TargetOverride>> {
+    Some(match (&args.reference, &args.reference_cmd) {
+        (Some(r), _) => match r.strip_prefix("builtin:") {
+            Some(name) if !name.is_empty() => Some(TargetOverride::Builtin(name.to_string())),
+            _ => {
+                eprintln!(
+                    "error: --reference takes `builtin:NAME` (see `netdrill serve --list`); for a program, use --reference-cmd"
+                );
+                return None;
+            }
+        },
+        (None, Some(c)) => Some(TargetOverride::Command(c.clone())),
+        (None, None) => None,
+    })
 }
 
 fn cut(s: &str, n: usize) -> String {

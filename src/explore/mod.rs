@@ -29,6 +29,9 @@ use crate::scenario::{ActorKind, Payload, Scenario, VarGen, load_str};
 
 pub mod build;
 pub mod case;
+mod words;
+
+pub use words::{describe, explored};
 
 use case::{Case, CaseTree, Plan};
 
@@ -100,6 +103,29 @@ pub struct Report {
     pub out_of_time: bool,
     /// Wall time of the exploration.
     pub elapsed_ms: u64,
+}
+
+impl Report {
+    fn new(file: &Path, opts: &Options) -> Report {
+        Report {
+            scenario: file.display().to_string(),
+            mode: if opts.reference.is_some() {
+                "differential"
+            } else {
+                "property"
+            },
+            seed: opts.seed,
+            cases_run: 0,
+            first: None,
+            shrunk: None,
+            shrink_steps: 0,
+            shrink_runs: 0,
+            confirmed: None,
+            saved: None,
+            out_of_time: false,
+            elapsed_ms: 0,
+        }
+    }
 }
 
 /// A scenario that cannot be explored, or a case the reference fails.
@@ -198,24 +224,7 @@ pub async fn explore(
         deadline,
     };
     let mut runner = TestRunner::new_with_rng(Config::default(), seeded(opts.seed));
-    let mut report = Report {
-        scenario: file.display().to_string(),
-        mode: if opts.reference.is_some() {
-            "differential"
-        } else {
-            "property"
-        },
-        seed: opts.seed,
-        cases_run: 0,
-        first: None,
-        shrunk: None,
-        shrink_steps: 0,
-        shrink_runs: 0,
-        confirmed: None,
-        saved: None,
-        out_of_time: false,
-        elapsed_ms: 0,
-    };
+    let mut report = Report::new(file, opts);
     // Cases that need the same fixed port cannot overlap.
     let jobs = if engine::fixed_ports(sc, &opts.run).is_empty() {
         opts.jobs.max(1)
@@ -513,86 +522,4 @@ fn headline(r: &crate::outcome::RunResult) -> String {
         ),
         None => "failed".into(),
     }
-}
-
-/// What the plan varies, in words.
-pub fn explored(plan: &Plan) -> String {
-    let mut parts: Vec<String> = plan
-        .vars
-        .iter()
-        .map(|(name, g)| match g {
-            VarGen::Regex(re) => format!("{name} (regex {re:?})"),
-            VarGen::Int(a, b) => format!("{name} (an integer from {a} to {b})"),
-            VarGen::Bytes(a, b) => format!("{name} ({a} to {b} random bytes)"),
-        })
-        .collect();
-    if plan.chunking && !plan.sends.is_empty() {
-        parts.push(format!(
-            "sends split into up to {} writes with pauses up to {}ms",
-            case::MAX_PIECES,
-            plan.pause_max_ms
-        ));
-    }
-    if !plan.pairs.is_empty() {
-        parts.push("consecutive sends coalesced".into());
-    }
-    if let Some((a, b)) = plan.clients {
-        parts.push(format!("{a} to {b} concurrent clients"));
-    }
-    if let Some((a, b)) = plan.loss {
-        parts.push(format!(
-            "datagram loss from {} to {}",
-            a as f64 / 1000.0,
-            b as f64 / 1000.0
-        ));
-    }
-    if parts.is_empty() {
-        "nothing".into()
-    } else {
-        parts.join("; ")
-    }
-}
-
-/// A case in a few words.
-pub fn describe(plan: &Plan, case: &Case) -> String {
-    let mut parts = Vec::new();
-    for ((name, g), (_, value)) in plan.vars.iter().zip(&case.vars) {
-        parts.push(match g {
-            VarGen::Int(..) => format!("{name} = {value}"),
-            VarGen::Regex(_) if value.len() <= 24 => format!("{name} = {value:?}"),
-            VarGen::Regex(_) => format!("{name}: {} bytes", value.len()),
-            VarGen::Bytes(..) => format!("{name}: {} bytes", value.split_whitespace().count()),
-        });
-    }
-    if plan.chunking {
-        let pieces: Vec<String> = case
-            .splits
-            .iter()
-            .map(|s| match s.pieces {
-                1 => "whole".to_string(),
-                n => format!("{n} pieces, {}ms apart", s.pause_ms),
-            })
-            .collect();
-        if !pieces.is_empty() {
-            parts.push(format!("sends: {}", pieces.join(", ")));
-        }
-    }
-    let merged = case.coalesce.iter().filter(|&&c| c).count();
-    if merged > 0 {
-        parts.push(format!("{merged} sends coalesced"));
-    }
-    if plan.clients.is_some() {
-        parts.push(match case.clients {
-            1 => "1 client".to_string(),
-            n => format!("{n} clients"),
-        });
-    }
-    if plan.loss.is_some() {
-        parts.push(format!(
-            "loss {} (seed {})",
-            case.loss_permille as f64 / 1000.0,
-            case.seed
-        ));
-    }
-    parts.join("; ")
 }
