@@ -77,24 +77,8 @@ pub fn main(args: ExploreArgs) -> ExitCode {
     let Some(files) = super::discover(&args.paths) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: could not start the runtime: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
-    };
-    let pool = match crate::interp::pool::RunPool::new(crate::interp::pool::RunPool::threads_for(
-        args.jobs as usize,
-    )) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: could not start the runtime: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+    let Some((runtime, pool)) = super::runtimes(args.jobs as usize) else {
+        return ExitCode::from(EXIT_INVALID);
     };
     let opts = Options {
         cases: args.cases,

@@ -127,6 +127,24 @@ pub fn discover(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
 /// overflow the clock).
 const MAX_DURATION_FLAG: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
+/// The main thread's runtime (loading files, printing results) and a pool of
+/// single-threaded runtimes for `jobs` runs at once (see `interp::pool`); `None` after
+/// an error on stderr.
+pub fn runtimes(jobs: usize) -> Option<(tokio::runtime::Runtime, crate::interp::pool::RunPool)> {
+    use crate::interp::pool::RunPool;
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|rt| Ok((rt, RunPool::new(RunPool::threads_for(jobs))?)));
+    match started {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            None
+        }
+    }
+}
+
 /// A duration flag (`500ms`, `2s`, `30m`): humantime's syntax, longer than 0, at most a
 /// year.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, paths_or_default};
-use crate::interp::pool::RunPool;
 use crate::report::human;
 use crate::report::snapshot::UpdateMode;
 use crate::report::{ScenarioOutcome, Summary, github, json, junit, tap};
@@ -160,18 +159,8 @@ pub fn main(args: RunArgs) -> ExitCode {
         (None, Some(_)) => 1,
         (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
     };
-    // The main thread loads files and prints results; the runs themselves go to a pool
-    // of single-threaded runtimes (see `interp::pool`).
-    let started = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .and_then(|rt| Ok((rt, RunPool::new(RunPool::threads_for(jobs))?)));
-    let (runtime, pool) = match started {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: could not start the runtime: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+    let Some((runtime, pool)) = super::runtimes(jobs) else {
+        return ExitCode::from(EXIT_INVALID);
     };
     let plan = suite::Plan {
         args: &args,
