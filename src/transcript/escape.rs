@@ -15,28 +15,46 @@ pub const SHOW_LIMIT: usize = 64;
 /// Escapes `data` (no quotes, no shortening).
 pub fn escape_bytes(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len());
-    for &b in data {
+    escape_into(&mut out, data);
+    out
+}
+
+/// Appends `data`, escaped, to `out`: runs of bytes that stay as they are are copied
+/// whole, so a plain line costs one copy (the transcript shows every step's data).
+fn escape_into(out: &mut String, data: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'\\' && b != b'"';
+    let mut rest = data;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+        // Printable ASCII is UTF-8.
+        out.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
+        let Some(&b) = rest.get(run) else { break };
         match b {
             b'\n' => out.push_str("\\n"),
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
             b'\\' => out.push_str("\\\\"),
             b'"' => out.push_str("\\\""),
-            0x20..=0x7e => out.push(b as char),
             _ => {
                 out.push_str("\\x");
-                out.push_str(&format!("{b:02x}"));
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
             }
         }
+        rest = &rest[run + 1..];
     }
-    out
 }
 
 /// Quoted and escaped; data over [`SHOW_LIMIT`] bytes is shortened to its first 32 bytes,
 /// followed by `… (N bytes, sha256 …)`.
 pub fn show_bytes(data: &[u8]) -> String {
     if data.len() <= SHOW_LIMIT {
-        format!("\"{}\"", escape_bytes(data))
+        let mut out = String::with_capacity(data.len() + 8);
+        out.push('"');
+        escape_into(&mut out, data);
+        out.push('"');
+        out
     } else {
         format!(
             "\"{}\"… ({} bytes, sha256 {})",
@@ -70,6 +88,32 @@ pub fn show_hex(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The escaping rule byte by byte, as the module doc states it.
+    fn one_by_one(data: &[u8]) -> String {
+        data.iter()
+            .map(|&b| match b {
+                b'\n' => "\\n".to_string(),
+                b'\r' => "\\r".to_string(),
+                b'\t' => "\\t".to_string(),
+                b'\\' => "\\\\".to_string(),
+                b'"' => "\\\"".to_string(),
+                0x20..=0x7e => (b as char).to_string(),
+                _ => format!("\\x{b:02x}"),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn runs_are_escaped_as_byte_by_byte(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            prop_assert_eq!(escape_bytes(&data), one_by_one(&data));
+            if data.len() <= SHOW_LIMIT {
+                prop_assert_eq!(show_bytes(&data), format!("\"{}\"", one_by_one(&data)));
+            }
+        }
+    }
 
     #[test]
     fn escapes_controls_and_binary() {
