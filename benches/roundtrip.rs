@@ -1,7 +1,11 @@
 //! Benchmark of netdrill's step loop: 10,000 round trips of a 32-byte line (send it,
 //! read the uppercased line back) by three clients, each a separate process, against ONE
-//! `netdrill serve uppercase` server process that the bench starts on a free 127.0.0.1
-//! port and ends (SIGTERM, then SIGKILL; reaped by pid, also on panic) when it is done:
+//! server that the bench starts on a free 127.0.0.1 port and ends (SIGTERM, then
+//! SIGKILL; reaped by pid, also on panic) when it is done. The server is, by default, a
+//! lean C server as a student writes it (`benches/roundtrip_server.c`: blocking reads
+//! and writes, a process per client, compiled with gcc), so the clients' own costs show;
+//! `SERVER=builtin` uses `netdrill serve uppercase` (a tokio server, costlier per
+//! round trip, which narrows every ratio) instead. The clients:
 //!
 //! - `netdrill`: the `netdrill` binary running a generated scenario of 10,000
 //!   `{ send = "<31 chars>\n" }, { recv_line = "<31 chars>" }` pairs with
@@ -27,7 +31,8 @@
 //! ratios net of the 0-round-trip cost.
 //!
 //! Run: `cargo bench --bench roundtrip` (optional argument: round trips, default 10000;
-//! `ROUNDS=N` sets the rounds, default 7). Needs `python3` and `/usr/bin/taskset`.
+//! `ROUNDS=N` sets the rounds, default 7; `SERVER=c|builtin` the server). Needs
+//! `python3`, `gcc` and `/usr/bin/taskset`.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -140,25 +145,49 @@ impl Drop for Reaped {
     }
 }
 
-/// The `netdrill serve uppercase` process (its stdout kept open so its one line of
-/// output never meets a closed pipe).
+/// The server process (its stdout kept open so its one line of output never meets a
+/// closed pipe).
 struct Server {
+    name: &'static str,
     process: Reaped,
     _stdout: BufReader<ChildStdout>,
     addr: SocketAddr,
 }
 
 impl Server {
-    fn start() -> Server {
-        let mut process = Reaped::spawn(
-            Command::new(env!("CARGO_BIN_EXE_netdrill"))
-                .args(["serve", "uppercase"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-            "netdrill serve uppercase",
-        );
-        // Without `--port` it listens on a free port and names it:
-        // "serving uppercase (tcp) on 127.0.0.1:PORT".
+    /// Starts the server that `SERVER` names: `c` (the default; compiled with gcc into
+    /// `dir`) or `builtin` (`netdrill serve uppercase`).
+    fn start(dir: &Path) -> Server {
+        let which = std::env::var("SERVER").unwrap_or_else(|_| "c".into());
+        let mut process = match which.as_str() {
+            "c" => {
+                let exe = dir.join("roundtrip_server");
+                let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/roundtrip_server.c");
+                let status = Command::new("gcc")
+                    .args(["-O2", "-o"])
+                    .arg(&exe)
+                    .arg(&src)
+                    .status()
+                    .expect("gcc runs");
+                assert!(status.success(), "gcc failed on {}", src.display());
+                Reaped::spawn(
+                    Command::new(&exe)
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::inherit()),
+                    "the C uppercase server",
+                )
+            }
+            "builtin" => Reaped::spawn(
+                Command::new(env!("CARGO_BIN_EXE_netdrill"))
+                    .args(["serve", "uppercase"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit()),
+                "netdrill serve uppercase",
+            ),
+            other => panic!("SERVER={other}: use `c` or `builtin`"),
+        };
+        // Both listen on a free port and name it last on their first line:
+        // "serving uppercase (tcp) on 127.0.0.1:PORT", "listening on 127.0.0.1:PORT".
         let mut stdout = BufReader::new(process.child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout
@@ -172,6 +201,11 @@ impl Server {
             .unwrap_or_else(|| panic!("no address in the server's line {line:?}"));
         assert!(addr.ip().is_loopback(), "server not on 127.0.0.1: {addr}");
         Server {
+            name: if which == "c" {
+                "a C server (benches/roundtrip_server.c, one process per client)"
+            } else {
+                "netdrill serve uppercase"
+            },
             process,
             _stdout: stdout,
             addr,
@@ -489,7 +523,7 @@ fn main() {
     std::fs::write(&files.full, scenario_text(round_trips)).expect("write scenario");
     std::fs::write(&files.empty, scenario_text(0)).expect("write scenario");
 
-    let server = Server::start();
+    let server = Server::start(files._dir.path());
     let addr = server.addr;
     let everywhere = sched_getaffinity(Pid::from_raw(0)).expect("own affinity");
     let mut cpu0 = CpuSet::new();
@@ -497,8 +531,8 @@ fn main() {
     let configs = [Config { pinned: true }, Config { pinned: false }];
 
     println!(
-        "round trips: {round_trips} of a 32-byte line; server: netdrill serve uppercase \
-         (pid {}) on {addr}",
+        "round trips: {round_trips} of a 32-byte line; server: {} (pid {}) on {addr}",
+        server.name,
         server.process.pid()
     );
     println!(
