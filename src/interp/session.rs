@@ -116,6 +116,13 @@ impl<'s, 'a> Session<'s, 'a> {
         steps: &[Step],
         outer: Option<usize>,
     ) -> Result<(), StepFailure> {
+        let shared = self.shared;
+        // One timer for the wall limit, registered once for the whole list rather than
+        // once per step.
+        let mut wall = shared
+            .wall
+            .as_ref()
+            .map(|w| (w, Box::pin(tokio::time::sleep_until(w.at.into()))));
         for step in steps {
             let number = outer.unwrap_or(step.number);
             if let Action::Parallel(p) = &step.action {
@@ -124,20 +131,18 @@ impl<'s, 'a> Session<'s, 'a> {
             }
             let mut detail = step.action.detail(self);
             self.resent = 0;
-            let shared = self.shared;
-            let result = match &shared.wall {
+            let result = match wall.as_mut() {
                 None => step.action.exec(self, step).await,
-                Some(wall) => {
-                    match tokio::time::timeout_at(wall.at.into(), step.action.exec(self, step))
-                        .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => Err(Failure::msg(format!(
-                            "{} was reached during this step, so it was stopped",
-                            wall.what
-                        ))),
-                    }
-                }
+                Some((limit, at)) => tokio::select! {
+                    // The step first, as a timeout would: a step that is done when the
+                    // limit is reached still counts.
+                    biased;
+                    r = step.action.exec(self, step) => r,
+                    () = at.as_mut() => Err(Failure::msg(format!(
+                        "{} was reached during this step, so it was stopped",
+                        limit.what
+                    ))),
+                },
             };
             match self.resent {
                 0 => {}
