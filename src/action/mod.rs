@@ -208,7 +208,8 @@ pub static ACTIONS: &[Decl] = &[
 
 /// The declaration of the action word `name`.
 pub fn decl(name: &str) -> Option<&'static Decl> {
-    static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Decl>> =
+    // The loader asks several times per step: a fast hash of a short word, not SipHash.
+    static BY_NAME: std::sync::LazyLock<foldhash::HashMap<&'static str, &'static Decl>> =
         std::sync::LazyLock::new(|| ACTIONS.iter().map(|d| (d.word.name, d)).collect());
     BY_NAME.get(name).copied()
 }

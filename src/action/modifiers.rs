@@ -113,9 +113,8 @@ pub static MODIFIERS: &[Modifier] = &[
 
 /// The modifier named `name`.
 pub fn modifier(name: &str) -> Option<&'static Modifier> {
-    static BY_NAME: std::sync::LazyLock<
-        std::collections::HashMap<&'static str, &'static Modifier>,
-    > = std::sync::LazyLock::new(|| MODIFIERS.iter().map(|m| (m.word.name, m)).collect());
+    static BY_NAME: std::sync::LazyLock<foldhash::HashMap<&'static str, &'static Modifier>> =
+        std::sync::LazyLock::new(|| MODIFIERS.iter().map(|m| (m.word.name, m)).collect());
     BY_NAME.get(name).copied()
 }
 

@@ -265,13 +265,7 @@ pub struct LineIndex(Vec<usize>);
 impl LineIndex {
     /// Indexes `src`.
     pub fn new(src: &str) -> LineIndex {
-        LineIndex(
-            src.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
-        )
+        LineIndex(memchr::memchr_iter(b'\n', src.as_bytes()).collect())
     }
 
     /// The 1-based line of byte `offset`.

@@ -284,6 +284,22 @@ pub struct Braces {
     pub end: usize,
 }
 
+/// Where `cc` (`{{` or `}}`, for `c` the brace) first is in `s`: a byte scan for the
+/// brace (memchr), without the set-up of a substring search, which every string of a
+/// scenario file would pay.
+fn find_pair(s: &str, c: u8) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(c, &b[from..]) {
+        let at = from + i;
+        if b.get(at + 1) == Some(&c) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Every `{{…}}` of `raw`, in order: the one scan behind templates, the loader's
 /// placeholder checks and a command's `{{port}}`. A `{{` that is never closed ends it,
 /// as `Err(offset of that {{)`.
@@ -294,8 +310,8 @@ pub fn scan_braces(raw: &str) -> impl Iterator<Item = Result<Braces, usize>> + '
         if done {
             return None;
         }
-        let open = offset + raw[offset..].find("{{")?;
-        let Some(close) = raw[open + 2..].find("}}") else {
+        let open = offset + find_pair(&raw[offset..], b'{')?;
+        let Some(close) = find_pair(&raw[open + 2..], b'}') else {
             done = true;
             return Some(Err(open));
         };
@@ -318,6 +334,14 @@ impl fmt::Display for Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn find_pair_is_a_substring_search(s in "[a{}]{0,12}") {
+            proptest::prop_assert_eq!(find_pair(&s, b'{'), s.find("{{"));
+            proptest::prop_assert_eq!(find_pair(&s, b'}'), s.find("}}"));
+        }
+    }
 
     #[test]
     fn scan_finds_every_pair_of_braces_and_stops_at_an_unclosed_one() {

@@ -129,9 +129,9 @@ impl Checker<'_> {
         &mut self,
         who: &Doer<'_>,
         act: &Entry,
+        d: &'static Decl,
         scope: &mut Scope,
     ) -> Option<ActorKind> {
-        let d = decl(act.word.name)?;
         if !scope.actors.contains_key(who.name) {
             let state = self.first_use(who, act, d)?;
             self.register(who.name, state.kind, who.span);
@@ -159,7 +159,10 @@ impl Checker<'_> {
         if let Some(p) = problem {
             self.push(p);
         }
-        scope.actors.insert(who.name.to_string(), next);
+        // The actor is known (its state was read above): no new key per step.
+        if let Some(slot) = scope.actors.get_mut(who.name) {
+            *slot = next;
+        }
         Some(st.kind)
     }
 

@@ -159,7 +159,7 @@ impl<'a> Checker<'a> {
                     .help("add at least one step, like `{ connect = \"target\" }`"),
             );
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(arr.len());
         for (i, item) in arr.iter().enumerate() {
             if let Some(step) = self.step(i + 1, item, scope) {
                 out.push(step);
@@ -217,7 +217,7 @@ impl<'a> Checker<'a> {
         let kind = if d.state == State::NoActor {
             None
         } else {
-            self.check_actor(&who, &act, scope)
+            self.check_actor(&who, &act, d, scope)
         };
         self.check_fit(&mods, word, kind);
 
