@@ -57,6 +57,6 @@ impl RecvLine {
         let want = cx.render_shared(&self.expect)?;
         let deadline = tokio::time::Instant::now() + cx.timeout(step);
         let line = cx.tcp(&step.actor)?.recv_line(&want, deadline).await?;
-        Ok(Some(line.into_bytes()))
+        Ok(Some(line))
     }
 }

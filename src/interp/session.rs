@@ -73,7 +73,9 @@ pub struct Session<'s, 'a> {
     pub(super) flow_prefix: String,
     /// Values of `{{…}}` placeholders; shared (not copied) by `parallel` copies.
     pub(super) vars: HashMap<String, Arc<str>>,
-    pub(super) actors: HashMap<String, Actor>,
+    /// The session's sockets and processes by actor name, looked up by every step (a
+    /// fast hash of a short name).
+    pub(super) actors: foldhash::HashMap<String, Actor>,
     /// Per actor: how many TCP connections it opened through the link.
     pub(super) flows: HashMap<String, usize>,
     pub(super) transcript: Transcript,
@@ -100,7 +102,7 @@ impl<'s, 'a> Session<'s, 'a> {
             shared,
             flow_prefix,
             vars,
-            actors: HashMap::new(),
+            actors: foldhash::HashMap::default(),
             flows: HashMap::new(),
             transcript: Transcript::new(),
             target,

@@ -286,14 +286,17 @@ impl TcpActor {
         &mut self,
         expected: &str,
         deadline: Instant,
-    ) -> Result<String, Failure> {
+    ) -> Result<Vec<u8>, Failure> {
         let want = expected.as_bytes();
         loop {
-            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let raw = self.take(pos + 1);
+            if let Some(pos) = memchr::memchr(b'\n', &self.buf) {
+                let mut raw = self.take(pos + 1);
                 let line = strip_eol(&raw);
                 if line == want {
-                    return Ok(String::from_utf8_lossy(line).into_owned());
+                    // The line without its end, as read (a capture decodes it).
+                    let n = line.len();
+                    raw.truncate(n);
+                    return Ok(raw);
                 }
                 // Long lines are shown shortened: say how long each one is.
                 let message = if want.len() != line.len() && want.len().max(line.len()) > 64 {
