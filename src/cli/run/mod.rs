@@ -173,6 +173,9 @@ pub fn main(args: RunArgs) -> ExitCode {
     // and the rest ends with this process.
     runtime.shutdown_timeout(Duration::from_millis(100));
     crate::interp::process::cleanup_at_exit();
+    // The process ends now: freeing every transcript entry one by one first (20,000
+    // for a long scenario) would only delay the exit.
+    std::mem::forget(ran);
     ExitCode::from(code)
 }
 

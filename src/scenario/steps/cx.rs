@@ -276,7 +276,7 @@ impl<'c, 'a> StepCx<'c, 'a> {
     /// block before it), or what it may be a typo of.
     fn unknown_var_help(&self, name: &str, here: usize) -> String {
         // The first definition after this step, or else the last one before it.
-        let defined = self.checker.later.get(name).and_then(|lines| {
+        let defined = self.checker.later().get(name).and_then(|lines| {
             lines
                 .iter()
                 .copied()
@@ -372,7 +372,7 @@ impl<'c, 'a> StepCx<'c, 'a> {
         );
         let help = match closest(s, known.iter().copied()) {
             Some(c) => format!("did you mean `{c}`?"),
-            None if self.checker.later.contains_key(&format!("{s}.port")) => {
+            None if self.checker.later().contains_key(&format!("{s}.port")) => {
                 format!(
                     "`{s}` gets its address only later: move this step after `{s}`'s first {}",
                     if listener {

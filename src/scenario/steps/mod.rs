@@ -45,6 +45,9 @@ pub struct Env<'a> {
     pub declared: &'a BTreeMap<String, (ActorKind, SourceSpan)>,
     /// `[vars]` names.
     pub vars: &'a BTreeMap<String, String>,
+    /// The file's `steps`, scanned for where variables are defined when a help
+    /// message needs it.
+    pub steps: Option<&'a RawValue<'a>>,
 }
 
 /// What is known at a point of a list of steps.
@@ -73,9 +76,49 @@ pub struct Checker<'a> {
     pub actors: BTreeMap<String, ActorKind>,
     /// Variables defined somewhere in the file (captures, ports), with the line:
     /// for "it is captured only on line N" help.
-    later: BTreeMap<String, Vec<usize>>,
+    later: std::cell::OnceCell<BTreeMap<String, Vec<usize>>>,
     lines: raw::LineIndex,
     regexes: values::RegexCache,
+}
+
+/// Notes every capture and port defined anywhere in `steps`, for help messages.
+fn prescan(steps: &RawValue<'_>, lines: &raw::LineIndex, found: &mut BTreeMap<String, Vec<usize>>) {
+    let Some(list) = steps.get_ref().as_array() else {
+        return;
+    };
+    for step in list.iter() {
+        let Some(t) = step.get_ref().as_table() else {
+            continue;
+        };
+        let line = lines.line(step.span().start);
+        prescan_table(t, None, line, lines, found);
+    }
+}
+
+fn prescan_table(
+    t: &raw::RawTable<'_>,
+    actor: Option<&str>,
+    line: usize,
+    lines: &raw::LineIndex,
+    found: &mut BTreeMap<String, Vec<usize>>,
+) {
+    for (k, v) in t.iter() {
+        let key: &str = k.get_ref();
+        match (key, v.get_ref()) {
+            ("capture", raw::DeValue::String(s)) => {
+                found.entry(s.to_string()).or_default().push(line);
+            }
+            (word, _) if decl(word).is_some_and(|d| d.gives_port) => {
+                let name = actor.unwrap_or("client");
+                found.entry(format!("{name}.port")).or_default().push(line);
+            }
+            ("steps", _) => prescan(v, lines, found),
+            (_, raw::DeValue::Table(inner)) if actor.is_none() => {
+                prescan_table(inner, Some(key), line, lines, found)
+            }
+            _ => {}
+        }
+    }
 }
 
 /// One key found in a step table.
@@ -94,7 +137,7 @@ impl<'a> Checker<'a> {
             env,
             problems: Vec::new(),
             actors: BTreeMap::new(),
-            later: BTreeMap::new(),
+            later: std::cell::OnceCell::new(),
             regexes: values::RegexCache::new(),
         }
     }
@@ -107,41 +150,16 @@ impl<'a> Checker<'a> {
         self.problems.push(p);
     }
 
-    /// Notes every capture and port defined anywhere in `steps`, for help messages.
-    pub fn prescan(&mut self, steps: &RawValue<'_>) {
-        let Some(list) = steps.get_ref().as_array() else {
-            return;
-        };
-        for step in list.iter() {
-            let Some(t) = step.get_ref().as_table() else {
-                continue;
-            };
-            let line = self.line(step.span().start);
-            self.prescan_table(t, None, line);
-        }
-    }
-
-    fn prescan_table(&mut self, t: &raw::RawTable<'_>, actor: Option<&str>, line: usize) {
-        for (k, v) in t.iter() {
-            let key: &str = k.get_ref();
-            match (key, v.get_ref()) {
-                ("capture", raw::DeValue::String(s)) => {
-                    self.later.entry(s.to_string()).or_default().push(line);
-                }
-                (word, _) if decl(word).is_some_and(|d| d.gives_port) => {
-                    let name = actor.unwrap_or("client");
-                    self.later
-                        .entry(format!("{name}.port"))
-                        .or_default()
-                        .push(line);
-                }
-                ("steps", _) => self.prescan(v),
-                (_, raw::DeValue::Table(inner)) if actor.is_none() => {
-                    self.prescan_table(inner, Some(key), line)
-                }
-                _ => {}
+    /// Every capture and port defined anywhere in the file's steps, with their lines:
+    /// found on the first help message that needs them, not for every file.
+    pub(super) fn later(&self) -> &BTreeMap<String, Vec<usize>> {
+        self.later.get_or_init(|| {
+            let mut found = BTreeMap::new();
+            if let Some(steps) = self.env.steps {
+                prescan(steps, &self.lines, &mut found);
             }
-        }
+            found
+        })
     }
 
     /// Checks a list of steps (the top-level one, or a `parallel` block's).

@@ -94,10 +94,10 @@ pub fn validate(src: &str, path: &Path, root: &RawTable<'_>) -> Result<Scenario,
         role: target.role,
         declared: &declared,
         vars: &vars,
+        steps: get("steps"),
     });
     let steps = match get("steps") {
         Some(v) => {
-            checker.prescan(v);
             let mut scope = Scope::start(&vars);
             checker.steps(v, &mut scope)
         }
