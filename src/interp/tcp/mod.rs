@@ -15,6 +15,7 @@ against a server that answers as it reads can never deadlock on full socket buff
 */
 
 use std::io;
+use std::pin::Pin;
 use std::time::Duration;
 
 use socket2::SockRef;
@@ -61,6 +62,9 @@ pub struct TcpActor {
     charged: usize,
     eof: bool,
     reset: bool,
+    /// The read deadline's timer, made on the first wait and moved to each new
+    /// deadline, rather than a timer made and removed for every read.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Drop for TcpActor {
@@ -95,6 +99,7 @@ impl TcpActor {
             charged: 0,
             eof: false,
             reset: false,
+            timer: None,
         }
     }
 
@@ -119,7 +124,19 @@ impl TcpActor {
         if !make_room(&mut self.buf, &mut self.charged) {
             return Read::OverBudget;
         }
-        let res = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.buf)).await;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        // The read first, as a timeout would: bytes that are there when the deadline
+        // passes still count.
+        let res = tokio::select! {
+            biased;
+            r = stream.read_buf(&mut self.buf) => Ok(r),
+            () = timer.as_mut() => Err(()),
+        };
         match res {
             Err(_) => Read::TimedOut,
             Ok(Ok(0)) => {
@@ -185,6 +202,7 @@ impl TcpActor {
             charged,
             eof,
             reset,
+            ..
         } = self;
         let stream = stream
             .as_mut()
