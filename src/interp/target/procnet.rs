@@ -1,9 +1,11 @@
 /*!
 Sockets as `/proc` shows them: the pure parsers of `/proc/net/{tcp,udp}[6]`
-([`listening_on`], [`bound_on`]) and the sockets a process group holds.
+([`listening_on`], [`bound_on`]), the sockets a process group holds, and how long
+its processes waited for a CPU ([`cpu_wait_of_group`]).
 */
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
 use crate::scenario::Protocol;
 
@@ -159,4 +161,42 @@ pub fn stopped_in_group(pgid: i32) -> bool {
     members(pgid)
         .iter()
         .any(|(_, state)| matches!(state, 'T' | 't'))
+}
+
+/// How long the processes of group `pgid` now alive have waited for a CPU, runnable but
+/// not running (the second field of each one's `/proc/<pid>/schedstat`, main thread).
+/// A forked process starts that count at zero, so for a group started by netdrill this
+/// is its time spent queued since the spawn. Zero where `/proc` cannot tell.
+pub fn cpu_wait_of_group(pgid: i32) -> Duration {
+    members(pgid)
+        .iter()
+        .filter_map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok())
+        .filter_map(|text| run_delay(&text))
+        .sum()
+}
+
+/// The run-queue wait of a `schedstat` text: "<ns on CPU> <ns waiting> <slices>".
+fn run_delay(schedstat: &str) -> Option<Duration> {
+    let ns = schedstat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+#[cfg(test)]
+mod cpu_wait_tests {
+    use super::*;
+
+    #[test]
+    fn the_run_queue_wait_is_the_second_field() {
+        assert_eq!(
+            run_delay("1243379 250000000 2\n"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(run_delay("1243379\n"), None);
+        assert_eq!(run_delay(""), None);
+    }
+
+    #[test]
+    fn a_group_that_does_not_exist_has_waited_for_nothing() {
+        assert_eq!(cpu_wait_of_group(i32::MAX), Duration::ZERO);
+    }
 }
