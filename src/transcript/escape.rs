@@ -19,15 +19,28 @@ pub fn escape_bytes(data: &[u8]) -> String {
     out
 }
 
+/// Which bytes stay as they are: printable ASCII but the backslash and `"`.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b <= 0x7e {
+        t[b] = b != b'\\' as usize && b != b'"' as usize;
+        b += 1;
+    }
+    t
+};
+
 /// Appends `data`, escaped, to `out`: runs of bytes that stay as they are are copied
 /// whole, so a plain line costs one copy (the transcript shows every step's data).
 fn escape_into(out: &mut String, data: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'\\' && b != b'"';
     let mut rest = data;
     while !rest.is_empty() {
-        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
-        // Printable ASCII is UTF-8.
+        let run = rest
+            .iter()
+            .position(|&b| !PLAIN[usize::from(b)])
+            .unwrap_or(rest.len());
+        // Printable ASCII is UTF-8: the check cannot fail, and is one pass over the run.
         out.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
         let Some(&b) = rest.get(run) else { break };
         match b {
