@@ -43,6 +43,9 @@ pub(super) struct Plan<'a> {
 pub(super) struct Ran {
     pub(super) outcomes: Vec<ScenarioOutcome>,
     pub(super) interrupted: bool,
+    /// The loaded scenarios, kept to the end of the process with the outcomes (freeing
+    /// a long one's steps one by one would only delay the exit).
+    pub(super) _scenarios: Vec<(PathBuf, Result<Arc<Scenario>, ScenarioOutcome>)>,
 }
 
 /// Runs every item; prints each outcome (human and github formats) as it is known.
@@ -138,6 +141,7 @@ pub(super) async fn run_all(plan: &Plan<'_>, items: Vec<Item>, pool: &RunPool) -
     Ran {
         outcomes,
         interrupted,
+        _scenarios: kept,
     }
 }
 
