@@ -47,6 +47,7 @@ pub fn main(args: CheckArgs) -> ExitCode {
         Some(f) => f,
         None => return ExitCode::from(EXIT_INVALID),
     };
+    crate::scenario::leave_large_parse_trees_to_exit();
     let color = super::color::stderr();
     let mut invalid = 0;
     let mut problems = 0;

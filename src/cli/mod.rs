@@ -121,7 +121,7 @@ pub fn discover(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
         .filter_map(|f| f.metadata().ok())
         .map(|m| m.len())
         .max();
-    if largest.is_some_and(|len| len >= LARGE_FILE) {
+    if largest.is_some_and(|len| len >= crate::scenario::LARGE_FILE as u64) {
         huge_pages_for_loading();
     }
     if found.files.is_empty() {
@@ -183,9 +183,6 @@ fn tune_allocator() {
         libc::mallopt(libc::M_TOP_PAD, 16 << 20);
     }
 }
-
-/// A scenario file from this size on is worth [`huge_pages_for_loading`].
-const LARGE_FILE: u64 = 256 << 10;
 
 /// Loading a large file builds a parse tree of about 30 times its size (a 1 MB file of
 /// 20,000 steps: 27 MB) that lives for milliseconds; faulting it in 4 KiB page by page

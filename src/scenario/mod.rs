@@ -24,5 +24,8 @@ pub mod validate;
 pub mod values;
 pub mod vocab;
 
-pub use load::{Found, collect, collect_files, load_bytes, load_file, load_str};
+pub use load::{
+    Found, LARGE_FILE, collect, collect_files, leave_large_parse_trees_to_exit, load_bytes,
+    load_file, load_str,
+};
 pub use model::*;

@@ -139,6 +139,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     };
     let total = files.len();
+    crate::scenario::leave_large_parse_trees_to_exit();
     let items = select::load(files, &args);
     if items.is_empty() {
         eprintln!(
@@ -173,8 +174,8 @@ pub fn main(args: RunArgs) -> ExitCode {
     // and the rest ends with this process.
     runtime.shutdown_timeout(Duration::from_millis(100));
     crate::interp::process::cleanup_at_exit();
-    // The process ends now: freeing every transcript entry one by one first (20,000
-    // for a long scenario) would only delay the exit.
+    // The process ends now: freeing every transcript entry and step one by one first
+    // (20,000 of each for a long scenario) would only delay the exit.
     std::mem::forget(ran);
     ExitCode::from(code)
 }
