@@ -43,6 +43,7 @@ use crate::diagnostic::Problem;
 pub use crate::interp::session::{Session, StepOutput};
 use crate::scenario::model::{ActorKind, Scenario, Step};
 pub use crate::scenario::steps::StepCx;
+use crate::transcript::Detail;
 
 /// The type of a step key's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,8 +337,11 @@ impl Action {
     }
 
     /// The transcript's description of the step (no ports, times or PIDs).
-    pub fn detail(&self, cx: &Session<'_, '_>) -> String {
-        each!(self, a => a.detail(cx))
+    // Most actions describe themselves with a String; those that show a sent or read
+    // text give a Detail already, which `into` leaves as it is.
+    #[allow(clippy::useless_conversion)]
+    pub fn detail(&self, cx: &Session<'_, '_>) -> Detail {
+        each!(self, a => a.detail(cx).into())
     }
 
     /// Runs the step.

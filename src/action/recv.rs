@@ -149,7 +149,7 @@ impl Recv {
                 Ok((b, _)) => show_hex(&b),
                 Err(_) => format!("\"{t}\""),
             },
-            other => cx.shown(other),
+            other => cx.shown(other).to_string(),
         };
         if self.prefix {
             shown.push_str(" (prefix)");

@@ -48,7 +48,7 @@ super::plain_action!(RecvLine, "recv_line");
 
 impl RecvLine {
     /// The line expected.
-    pub fn detail(&self, cx: &Session<'_, '_>) -> String {
+    pub fn detail(&self, cx: &Session<'_, '_>) -> crate::transcript::Detail {
         cx.shown_text(&self.expect)
     }
 

@@ -58,7 +58,7 @@ impl Reply {
     }
 
     /// The datagram.
-    pub fn detail(&self, cx: &Session<'_, '_>) -> String {
+    pub fn detail(&self, cx: &Session<'_, '_>) -> crate::transcript::Detail {
         cx.shown(&self.data)
     }
 

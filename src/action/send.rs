@@ -149,7 +149,7 @@ impl Send {
     /// The bytes, and where a datagram goes. The chunking is not shown: a byte stream
     /// has no boundaries, so the same bytes in any number of writes make the same
     /// transcript.
-    pub fn detail(&self, cx: &Session<'_, '_>) -> String {
+    pub fn detail(&self, cx: &Session<'_, '_>) -> crate::transcript::Detail {
         let mut d = cx.shown(&self.data);
         if let Some(to) = &self.to {
             d.push_str(&format!(" to \"{to}\""));

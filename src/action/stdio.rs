@@ -94,7 +94,7 @@ super::plain_action!(StdoutMatch, "stdout_match");
 
 impl Stdin {
     /// What is written.
-    pub fn detail(&self, cx: &Session<'_, '_>) -> String {
+    pub fn detail(&self, cx: &Session<'_, '_>) -> crate::transcript::Detail {
         cx.shown_text(&self.0)
     }
 

@@ -24,7 +24,7 @@ use super::target::{RunningTarget, TargetError};
 use crate::action::Action;
 use crate::scenario::raw::line_of;
 use crate::scenario::{Role, Scenario, Step, TargetSource};
-use crate::transcript::{Entry, Failure, Outcome, Transcript};
+use crate::transcript::{Detail, Entry, Failure, Outcome, Transcript};
 
 /// The shortest wait for a server target to become ready.
 const MIN_READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -224,7 +224,7 @@ fn target_failed(
         step: 0,
         actor: "target".into(),
         action: "start".into(),
-        detail: String::new(),
+        detail: Detail::none(),
         outcome: Outcome::Failed(failure.clone()),
     });
     RunResult {

@@ -42,7 +42,7 @@ impl Session<'_, '_> {
                         step: step.number,
                         actor: "-".into(),
                         action: "parallel".into(),
-                        detail: format!("{copies} copies"),
+                        detail: format!("{copies} copies").into(),
                         outcome: Outcome::Failed(failure.clone()),
                     });
                     return Err(StepFailure {
@@ -68,7 +68,7 @@ impl Session<'_, '_> {
                     step: step.number,
                     actor: "-".into(),
                     action: "parallel".into(),
-                    detail: format!("{detail}: all {copies} passed"),
+                    detail: format!("{detail}: all {copies} passed").into(),
                     outcome: Outcome::Ok,
                 });
                 Ok(())
@@ -91,7 +91,7 @@ impl Session<'_, '_> {
                     step: step.number,
                     actor: "-".into(),
                     action: "parallel".into(),
-                    detail: format!("{detail}: {} passed, {failed} failed", copies - failed),
+                    detail: format!("{detail}: {} passed, {failed} failed", copies - failed).into(),
                     outcome: Outcome::Failed(failure.clone()),
                 });
                 self.transcript.note(format!("copy {} in full:", index + 1));

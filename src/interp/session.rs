@@ -26,7 +26,7 @@ use super::tcp::TcpActor;
 use super::udp::UdpActor;
 use crate::outcome::StepFailure;
 use crate::scenario::{Action, Pattern, Payload, Scenario, Step, Template};
-use crate::transcript::{Entry, Failure, Outcome, Transcript, show_bytes, show_hex};
+use crate::transcript::{Detail, Entry, Failure, Outcome, Transcript, show_bytes, show_hex};
 
 /// How long a process gets between SIGTERM and SIGKILL.
 pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
@@ -407,26 +407,23 @@ impl<'s, 'a> Session<'s, 'a> {
     }
 
     /// How a payload reads in the transcript (a large shared render: computed once).
-    pub(crate) fn shown(&self, p: &Payload) -> String {
+    pub(crate) fn shown(&self, p: &Payload) -> Detail {
         match p {
-            Payload::Hex(b) => show_hex(b),
+            Payload::Hex(b) => show_hex(b).into(),
             Payload::HexTemplate(t) => match self.hex(t, false) {
-                Ok((b, _)) => show_hex(&b),
-                Err(_) => format!("\"{t}\""),
+                Ok((b, _)) => show_hex(&b).into(),
+                Err(_) => format!("\"{t}\"").into(),
             },
-            Payload::Text(t) => match self.render_shared(t) {
-                Ok(s) if s.len() >= SHARE_RENDERS_FROM => self.shown_once(&s),
-                Ok(s) => show_bytes(s.as_bytes()),
-                Err(_) => format!("\"{t}\""),
-            },
+            Payload::Text(t) => self.shown_text(t),
         }
     }
 
     /// How a text reads in the transcript once rendered (as written when it cannot be).
-    pub(crate) fn shown_text(&self, t: &Template) -> String {
+    pub(crate) fn shown_text(&self, t: &Template) -> Detail {
         match self.render_shared(t) {
-            Ok(s) => show_bytes(s.as_bytes()),
-            Err(_) => format!("\"{t}\""),
+            Ok(s) if s.len() >= SHARE_RENDERS_FROM => self.shown_once(&s).into(),
+            Ok(s) => Detail::quoted(&s),
+            Err(_) => format!("\"{t}\"").into(),
         }
     }
 

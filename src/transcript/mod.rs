@@ -10,9 +10,11 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
+mod detail;
 mod escape;
 mod evidence;
 
+pub use detail::Detail;
 pub use escape::{SHOW_LIMIT, escape_bytes, show_bytes, show_hex};
 pub use evidence::{EVIDENCE_LIMIT, Evidence, EvidenceKind};
 
@@ -92,8 +94,8 @@ pub enum Entry {
         actor: String,
         /// The action word (a `'static` word for every step: no copy per step).
         action: std::borrow::Cow<'static, str>,
-        /// What it sent or read, already escaped and shortened.
-        detail: String,
+        /// What it sent or read, escaped and shortened when shown.
+        detail: Detail,
         /// What happened.
         outcome: Outcome,
     },
@@ -222,7 +224,7 @@ mod tests {
             step: 1,
             actor: "client".into(),
             action: "send".into(),
-            detail: show_bytes(b"hi\n"),
+            detail: show_bytes(b"hi\n").into(),
             outcome: Outcome::Ok,
         });
         t.push(Entry::Step {
