@@ -1,7 +1,7 @@
 /*!
 Sockets as `/proc` shows them: the pure parsers of `/proc/net/{tcp,udp}[6]`
 ([`listening_on`], [`bound_on`]), the sockets a process group holds, and how long
-its processes waited for a CPU ([`cpu_wait_of_group`]).
+its processes ran and waited for a CPU ([`cpu_of_group`]).
 */
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -163,22 +163,38 @@ pub fn stopped_in_group(pgid: i32) -> bool {
         .any(|(_, state)| matches!(state, 'T' | 't'))
 }
 
-/// How long the processes of group `pgid` now alive have waited for a CPU, runnable but
-/// not running (the second field of each one's `/proc/<pid>/schedstat`, main thread).
-/// A forked process starts that count at zero, so for a group started by netdrill this
-/// is its time spent queued since the spawn. Zero where `/proc` cannot tell.
-pub fn cpu_wait_of_group(pgid: i32) -> Duration {
+/// How long the processes of group `pgid` now alive have run on a CPU and waited for one
+/// (runnable but not running): the first two fields of each one's `/proc/<pid>/schedstat`
+/// (main thread). A forked process starts both at zero, so for a group started by netdrill
+/// these are its times since the spawn. Zero where `/proc` cannot tell.
+pub fn cpu_of_group(pgid: i32) -> CpuTimes {
     members(pgid)
         .iter()
         .filter_map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok())
-        .filter_map(|text| run_delay(&text))
-        .sum()
+        .filter_map(|text| cpu_times(&text))
+        .fold(CpuTimes::default(), |a, b| CpuTimes {
+            ran: a.ran + b.ran,
+            waited: a.waited + b.waited,
+        })
 }
 
-/// The run-queue wait of a `schedstat` text: "<ns on CPU> <ns waiting> <slices>".
-fn run_delay(schedstat: &str) -> Option<Duration> {
-    let ns = schedstat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(ns))
+/// Time on a CPU and time waiting for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// Running.
+    pub ran: Duration,
+    /// Runnable, waiting for a CPU.
+    pub waited: Duration,
+}
+
+/// The times of a `schedstat` text: "<ns on CPU> <ns waiting> <slices>".
+fn cpu_times(schedstat: &str) -> Option<CpuTimes> {
+    let mut fields = schedstat.split_whitespace();
+    let mut next = || fields.next()?.parse::<u64>().ok().map(Duration::from_nanos);
+    Some(CpuTimes {
+        ran: next()?,
+        waited: next()?,
+    })
 }
 
 #[cfg(test)]
@@ -186,17 +202,20 @@ mod cpu_wait_tests {
     use super::*;
 
     #[test]
-    fn the_run_queue_wait_is_the_second_field() {
+    fn running_then_waiting_are_the_first_two_fields() {
         assert_eq!(
-            run_delay("1243379 250000000 2\n"),
-            Some(Duration::from_millis(250))
+            cpu_times("1000000 250000000 2\n"),
+            Some(CpuTimes {
+                ran: Duration::from_millis(1),
+                waited: Duration::from_millis(250)
+            })
         );
-        assert_eq!(run_delay("1243379\n"), None);
-        assert_eq!(run_delay(""), None);
+        assert_eq!(cpu_times("1243379\n"), None);
+        assert_eq!(cpu_times(""), None);
     }
 
     #[test]
     fn a_group_that_does_not_exist_has_waited_for_nothing() {
-        assert_eq!(cpu_wait_of_group(i32::MAX), Duration::ZERO);
+        assert_eq!(cpu_of_group(i32::MAX), CpuTimes::default());
     }
 }
