@@ -197,14 +197,28 @@ fn a_pids_cgroup_caps_a_fork_loop_and_leaves_nothing() {
     );
     let procs = cg.procs_path().to_owned();
     let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", "for i in $(seq 20); do sleep 5 & done; wait"])
+    // The shell waits for a line before it forks: a shell whose fork fails may exit at
+    // once, so it is seen in the cgroup first.
+    cmd.args(["-c", "read go; for i in $(seq 20); do sleep 5 & done; wait"])
+        .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
     // SAFETY: join_cgroup is async-signal-safe.
     unsafe {
         cmd.pre_exec(move || join_cgroup(&procs));
     }
     let mut child = cmd.spawn().unwrap();
-    let mut seen = std::collections::BTreeSet::new();
+    let shell = child.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cg.pids().contains(&shell) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(cg.pids().contains(&shell), "the shell is not in the cgroup");
+    {
+        use std::io::Write as _;
+        let mut go = child.stdin.take().unwrap();
+        go.write_all(b"go\n").unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::from([shell]);
     let mut most = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     // The loop forks 20 sleeps (and a subshell for `seq`): at most 5 at once. Watch
@@ -221,7 +235,6 @@ fn a_pids_cgroup_caps_a_fork_loop_and_leaves_nothing() {
     }
     assert!(cg.hit_limit() > 0, "pids.max was never hit");
     assert!(most <= 5, "{most} processes at once");
-    assert!(seen.contains(&(child.id() as i32)));
     drop(cg);
     assert!(!dir.exists(), "{} left behind", dir.display());
     // Killed, or ended by its shell on the failed fork: either way it is reaped.
