@@ -60,7 +60,7 @@ async fn a_start_slowed_by_waiting_for_a_cpu_is_not_failed_for_it() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let began = Instant::now();
     let started = RunningTarget::start_command(
-        &format!("taskset -c {cpu} python3 slow_start.py {{{{port}}}} 0.6"),
+        &format!("taskset -c {cpu} python3 upper_server.py {{{{port}}}} --cpu 0.6"),
         &fixtures,
         Protocol::Tcp,
         None,
