@@ -11,7 +11,7 @@ reports every problem it finds in one go.
 */
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::raw;
 use super::validate::{syntax_problems, validate};
@@ -22,12 +22,10 @@ use crate::scenario::Scenario;
 /// is worth the care of [`leave_large_parse_trees_to_exit`] and the CLI's huge pages.
 pub const LARGE_FILE: usize = 256 << 10;
 
-/// Whether a large file's parse tree is left to the end of the process.
-static LEAVE_TREES: AtomicBool = AtomicBool::new(false);
-
-/// The bytes of source whose trees were left so far, and how many may be: a suite of many
-/// large files frees the trees of those past the first few megabytes as usual.
-static LEFT: AtomicUsize = AtomicUsize::new(0);
+/// How many more bytes of source may have their parse trees left to the end of the
+/// process: none until a command asks, then [`LEAVE_AT_MOST`] in all, so a suite of many
+/// large files frees the trees past the first few megabytes as usual.
+static LEAVE_BUDGET: AtomicUsize = AtomicUsize::new(0);
 const LEAVE_AT_MOST: usize = 4 << 20;
 
 /// For a command that loads its files once and then exits (`netdrill run`, `check`):
@@ -36,7 +34,7 @@ const LEAVE_AT_MOST: usize = 4 << 20;
 /// the process exit frees it (for files of up to 4 MiB in all: about 120 MB of trees).
 /// A process that loads files over and over must not ask.
 pub fn leave_large_parse_trees_to_exit() {
-    LEAVE_TREES.store(true, Ordering::Relaxed);
+    LEAVE_BUDGET.store(LEAVE_AT_MOST, Ordering::Relaxed);
 }
 
 /// Reads and validates the scenario file at `path`.
@@ -75,8 +73,11 @@ pub fn load_str(source: &str, path: &Path) -> Result<Scenario, LoadError> {
     let validated = validate(source, path, root.get_ref())
         .map_err(|problems| LoadError::invalid(path.to_path_buf(), source, problems));
     if source.len() >= LARGE_FILE
-        && LEAVE_TREES.load(Ordering::Relaxed)
-        && LEFT.fetch_add(source.len(), Ordering::Relaxed) + source.len() <= LEAVE_AT_MOST
+        && LEAVE_BUDGET
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(source.len())
+            })
+            .is_ok()
     {
         std::mem::forget(root);
     }
